@@ -1,0 +1,32 @@
+"""ChatFilter: the base of every chat-aware filter (one filter per file in this folder).
+
+A filter looks at the canonical record (doc.metadata["record"]) and returns True to keep it or
+(False, "reason") to drop it; the drop is written to removed/ with removed_by="filter:<name>".
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+
+class ChatFilter(BaseFilter):
+    """Subclasses set `name` (the recipe key) and implement `check(record)`."""
+
+    type = "🔻 - FILTER"
+    name: str = "chat-filter"
+
+    @abstractmethod
+    def check(self, record: dict) -> bool | tuple[bool, str]:
+        raise NotImplementedError
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        result = self.check(doc.metadata["record"])
+        keep, reason = (result, None) if isinstance(result, bool) else result
+        if not keep:
+            doc.metadata["removed_by"] = f"filter:{self.name}"
+            doc.metadata["reason"] = reason or self.name
+            return False, reason or self.name
+        return True

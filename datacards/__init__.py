@@ -1,0 +1,1 @@
+"""datacards: build, render and plot a stage output's datacard."""
