@@ -1,0 +1,1 @@
+"""Exact and MinHash deduplication over datatrove: signature → buckets → cluster → filter."""

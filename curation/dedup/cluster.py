@@ -1,0 +1,159 @@
+"""Dedup stage 3 (one task): decide which records are exact or near duplicates, always keeping the earliest copy.
+
+Runs inside `mixlab curate` (stage "dedup_cluster"), after datatrove's MinhashDedupBuckets. Exact groups come
+from the keys files; MinHash candidate pairs from datatrove's .dups files are confirmed on the full signature
+(estimated Jaccard >= threshold) before they join a cluster. The earliest record (input order) of each group is
+kept; every other member gets removed_by/reason/dup_of in work/dedup/decisions/<rank>.parquet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.io import get_datafolder
+from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.binaryio import read_tuples_from_file
+
+MAX_EXAMPLES = 5
+
+
+class UnionFind:
+    def __init__(self, size: int):
+        self.parent = list(range(size))
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+class DedupClusterer(PipelineStep):
+    type = "🫂 - DEDUP"
+    name = "🎯 dedup clusters (earliest kept)"
+
+    def __init__(self, keys_folder: str, dups_folder: str | None, output_folder: str, threshold: float,
+                 exact: bool, world_size: int):
+        super().__init__()
+        self.keys_folder = get_datafolder(keys_folder)
+        self.dups_folder = get_datafolder(dups_folder) if dups_folder else None
+        self.output_folder = get_datafolder(output_folder)
+        self.threshold = threshold
+        self.exact = exact
+        self.prepare_tasks = world_size
+
+    def load_keys(self) -> pl.DataFrame:
+        """All records that reached dedup, sorted by input order; `node` is the row number of (rank, idx)."""
+        frames = []
+        for rank in range(self.prepare_tasks):
+            with self.keys_folder.open(f"{rank:05d}.parquet", "rb") as f:
+                frames.append(pl.from_arrow(pq.read_table(f)).with_columns(pl.lit(rank, pl.UInt32).alias("rank")))
+        keys = pl.concat(frames).sort("rank", "idx").with_row_index("node")
+        return keys
+
+    def candidate_pairs(self):
+        if self.dups_folder is None:
+            return
+        for path in self.dups_folder.list_files(glob_pattern="*.dups"):
+            with self.dups_folder.open(path, "rb") as f:
+                yield from read_tuples_from_file(f, "4I", lines_to_buffer=1000)
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        assert world_size == 1, "the dedup cluster stage runs as one task"
+        with self.track_time():
+            keys = self.load_keys()
+            offsets = keys.group_by("rank").agg(pl.col("node").min()).sort("rank")
+            node_of = dict(zip(offsets["rank"].to_list(), offsets["node"].to_list()))
+            order = keys["order"].to_numpy()
+            ids = keys["id"].to_list()
+            sigs = keys["sig"].to_list()
+            exact_keeper = self.exact_keepers(keys, order)
+            near = UnionFind(len(keys))
+            for f1, d1, f2, d2 in self.candidate_pairs():
+                a, b = exact_keeper[node_of[f1] + d1], exact_keeper[node_of[f2] + d2]
+                if a != b and self.similar(sigs[a], sigs[b]):
+                    near.union(int(a), int(b))
+            decisions, sizes = self.decide(keys, order, ids, exact_keeper, near)
+            self.write(decisions, sizes)
+
+    def exact_keepers(self, keys: pl.DataFrame, order: np.ndarray) -> np.ndarray:
+        """node -> the earliest node with the same exact key (itself when unique or exact dedup is off)."""
+        keeper = np.arange(len(keys))
+        if not self.exact:
+            return keeper
+        first = keys.sort("order").group_by("exact", maintain_order=True).agg(pl.col("node").first().alias("k"))
+        mapping = keys.join(first, on="exact", how="left").sort("node")["k"].to_numpy()
+        return mapping.astype(np.int64)
+
+    def similar(self, sig_a, sig_b) -> bool:
+        if sig_a is None or sig_b is None:
+            return False
+        return float(np.mean(np.asarray(sig_a) == np.asarray(sig_b))) >= self.threshold
+
+    def decide(self, keys, order, ids, exact_keeper, near):
+        """Per node: (removed_by, reason, dup_of) for every record that is not its group's earliest member."""
+        decisions = {}
+        exact_sizes, near_sizes = Counter(), Counter()
+        near_root_keeper: dict[int, int] = {}
+        near_members: Counter = Counter()
+        for node in np.argsort(order, kind="stable"):
+            node = int(node)
+            keeper = int(exact_keeper[node])
+            if keeper != node:
+                decisions[node] = ("dedup:exact", "exact_duplicate", ids[keeper])
+                continue
+            root = near.find(node)
+            near_members[root] += 1
+            first = near_root_keeper.setdefault(root, node)
+            if first != node:
+                decisions[node] = ("dedup:minhash", "near_duplicate", ids[first])
+        exact_sizes.update(Counter(Counter(exact_keeper.tolist()).values()))
+        near_sizes.update(Counter(near_members.values()))
+        examples = self.examples(decisions, ids)
+        sizes = {"exact": {str(k): v for k, v in sorted(exact_sizes.items()) if k > 1},
+                 "minhash": {str(k): v for k, v in sorted(near_sizes.items()) if k > 1},
+                 "examples": examples}
+        rows = keys.select("node", "rank", "idx")
+        return (rows.filter(pl.col("node").is_in(list(decisions))), decisions), sizes
+
+    @staticmethod
+    def examples(decisions: dict, ids: list[str]) -> list[dict]:
+        """A few clusters per dedup kind: the kept id and up to MAX_EXAMPLES removed ids."""
+        groups: dict[tuple, list[str]] = {}
+        for node, (removed_by, _, dup_of) in sorted(decisions.items()):
+            key = (removed_by, dup_of)
+            per_kind = sum(1 for k in groups if k[0] == removed_by)
+            if key in groups or per_kind < MAX_EXAMPLES:
+                groups.setdefault(key, []).append(ids[node])
+        return [{"removed_by": rb, "kept": kept, "removed": removed[:MAX_EXAMPLES]}
+                for (rb, kept), removed in groups.items()]
+
+    def write(self, decided, sizes: dict):
+        rows, decisions = decided
+        for rank in range(self.prepare_tasks):
+            mine = rows.filter(pl.col("rank") == rank).sort("idx")
+            nodes = mine["node"].to_list()
+            table = pa.table({
+                "idx": pa.array(mine["idx"].to_list(), pa.uint32()),
+                "removed_by": pa.array([decisions[n][0] for n in nodes], pa.string()),
+                "reason": pa.array([decisions[n][1] for n in nodes], pa.string()),
+                "dup_of": pa.array([decisions[n][2] for n in nodes], pa.string()),
+            })
+            with self.output_folder.open(f"decisions/{rank:05d}.parquet", "wb") as f:
+                pq.write_table(table, f)
+        with self.output_folder.open("clusters.json", "w") as f:
+            f.write(json.dumps(sizes, indent=2, sort_keys=True))
+        self.stat_update("dedup_exact", value=sum(1 for d in decisions.values() if d[0] == "dedup:exact"))
+        self.stat_update("dedup_minhash", value=sum(1 for d in decisions.values() if d[0] == "dedup:minhash"))

@@ -1,0 +1,128 @@
+"""`mixlab curate`: build and run the datatrove pipeline (prepare → minhash buckets → clusters → finalize), then the card.
+
+    mixlab curate data/raw/*.jsonl hf_dump/ --output runs/sft-mix --recipe configs/curation/sft.yaml
+
+Stages run one after another on datatrove executors (local by default; Slurm when the recipe says so). Every
+stage logs to DIR/logs/<stage>/ and skips its completed tasks, so rerunning a killed command finishes the job
+with the same bytes; `--force` starts over. The task count depends on the inputs only, never on --workers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
+from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.hashing import HashConfig
+from datatrove.utils.text import TextNormConfig
+
+from curation.dedup.apply import DedupDecisionFilter, FilteredReader
+from curation.dedup.cluster import DedupClusterer
+from curation.dedup.signature import DedupSignature
+from curation.filters import build_filters
+from curation.read import ChatRecordReader, InputSpec, detect_formats, discover_inputs
+from curation.recipe import CurationRecipe
+from curation.writers import KeptWriter, RemovedWriter
+from mixlab.manifest import RunManifest
+from mixlab.recipe import recipe_to_dict
+
+
+@dataclass
+class Stage:
+    name: str
+    pipeline: list
+    tasks: int
+
+
+def minhash_config(recipe: CurationRecipe) -> MinhashConfig:
+    m = recipe.dedup.minhash
+    # numbers are kept: two word problems that differ only in their numbers are different problems
+    return MinhashConfig(n_grams=m.n_grams, num_buckets=m.num_buckets, hashes_per_bucket=m.hashes_per_bucket,
+                         seed=m.seed, norm_config=TextNormConfig(norm_numbers=False),
+                         hash_config=HashConfig(precision=32))
+
+
+def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, tokenizer: str | None) -> list[Stage]:
+    work = out / "work"
+    spec = InputSpec(**vars(recipe.input))
+    config = minhash_config(recipe)
+    reader = ChatRecordReader(files, formats, spec, quarantine_dir=str(out / "quarantine"),
+                              counts_dir=str(work / "counts"))
+    filters = build_filters(recipe.filters, tokenizer=tokenizer or recipe.tokenizer,
+                            exclusion_writer_factory=lambda name: RemovedWriter(str(out / "removed"), f"filter-{name}"))
+    minhash_on = recipe.dedup.minhash.enabled
+    stages = [
+        Stage("prepare", [reader, *filters,
+                          JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"),
+                          DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
+                                         recipe.dedup.exact.key)], tasks),
+    ]
+    if minhash_on:
+        stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"),
+                                                                    str(work / "dedup" / "buckets"), config)],
+                            config.num_buckets))
+    stages += [
+        Stage("dedup_cluster", [DedupClusterer(str(work / "dedup" / "keys"),
+                                               str(work / "dedup" / "buckets") if minhash_on else None,
+                                               str(work / "dedup"), recipe.dedup.minhash.threshold,
+                                               recipe.dedup.exact.enabled, tasks)], 1),
+        Stage("finalize", [FilteredReader(str(work / "filtered")),
+                           DedupDecisionFilter(str(work / "dedup" / "decisions"),
+                                               exclusion_writer=RemovedWriter(str(out / "removed"), "dedup")),
+                           KeptWriter(str(out / "data"))], tasks),
+    ]
+    return stages
+
+
+def run_local(stages: list[Stage], out: Path, workers: int, progress) -> None:
+    from datatrove.executor import LocalPipelineExecutor
+
+    for i, stage in enumerate(stages, 1):
+        started = time.monotonic()
+        LocalPipelineExecutor(pipeline=stage.pipeline, tasks=stage.tasks, workers=min(workers, stage.tasks),
+                              logging_dir=str(out / "logs" / stage.name)).run()
+        progress(f"[{i}/{len(stages)}] {stage.name}: {stage.tasks} task(s) done in {time.monotonic() - started:.1f}s")
+
+
+def run_slurm(stages: list[Stage], out: Path, options: dict, progress) -> None:
+    from datatrove.executor import SlurmPipelineExecutor
+
+    previous = None
+    for stage in stages:
+        previous = SlurmPipelineExecutor(pipeline=stage.pipeline, tasks=stage.tasks, depends=previous,
+                                         logging_dir=str(out / "logs" / stage.name),
+                                         job_name=f"mixlab-{stage.name}", **options)
+    previous.run()
+    progress(f"submitted {len(stages)} dependent Slurm jobs; run `mixlab card {out}` when they finish")
+
+
+def curate(inputs: list[str], output: str, recipe: CurationRecipe | None = None, *, recipe_path: str | None = None,
+           workers: int | None = None, tokenizer: str | None = None, force: bool = False,
+           command: str = "", progress=print) -> dict | None:
+    """Run the whole curation; returns the datacard dict (None when submitted to Slurm)."""
+    recipe = recipe or CurationRecipe()
+    files = discover_inputs(inputs)
+    formats = detect_formats(files, InputSpec(**vars(recipe.input)))
+    out = Path(output)
+    if force and out.exists():
+        shutil.rmtree(out)
+    manifest = RunManifest.for_run(out, command=command, recipe=recipe_to_dict(recipe), recipe_path=recipe_path,
+                                   inputs=[f.path for f in files], extra={"tokenizer": tokenizer})
+    manifest.claim()
+    tasks = recipe.executor.tasks or min(len(files), recipe.executor.max_tasks)
+    stages = build_stages(files, formats, recipe, out, tasks, tokenizer)
+    if recipe.executor.type == "slurm":
+        run_slurm(stages, out, recipe.executor.options, progress)
+        return None
+    if recipe.executor.type != "local":
+        raise ValueError(f"executor.type {recipe.executor.type!r}: supported are local and slurm")
+    run_local(stages, out, workers or os.cpu_count() or 1, progress)
+    from datacards.build import write_card
+
+    card = write_card(out, tokenizer=tokenizer or recipe.tokenizer)
+    manifest.complete()
+    return card

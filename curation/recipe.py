@@ -1,0 +1,78 @@
+"""The curation recipe: what `mixlab curate --recipe FILE` reads (see configs/curation/sft.yaml).
+
+    from curation.recipe import CurationRecipe
+    from mixlab.recipe import load_recipe
+    recipe = load_recipe(CurationRecipe, "configs/curation/sft.yaml")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def default_filters() -> dict:
+    return {
+        "empty_turns": {},
+        "last_turn": {},
+        "response_length": {"min_length": 1, "max_length": 8192},
+        "repetition": {},
+        "language": {"languages": ["en"]},
+        "mojibake": {},
+        "truncated": {},
+        "blocklist": {},
+    }
+
+
+@dataclass
+class InputSection:
+    format: str = "auto"          # auto | messages | sharegpt | alpaca | prompt_response | ... (mixlab.formats)
+    field_map: dict = field(default_factory=dict)   # canonical field -> input field, e.g. {messages: conversation}
+    source: str | None = None     # force one source name for every input
+    kind: str | None = None       # force "rl" for question/answer inputs
+
+
+@dataclass
+class ExactDedupSection:
+    enabled: bool = True
+    key: str = "conversation"     # conversation | first_user_turn
+
+
+@dataclass
+class MinhashSection:
+    enabled: bool = True
+    n_grams: int = 5
+    num_buckets: int = 20
+    hashes_per_bucket: int = 8
+    # LSH candidates are confirmed on the full signature: estimated Jaccard must reach this.
+    threshold: float = 0.7
+    seed: int = 1
+
+
+@dataclass
+class DedupSection:
+    exact: ExactDedupSection = field(default_factory=ExactDedupSection)
+    minhash: MinhashSection = field(default_factory=MinhashSection)
+
+
+@dataclass
+class ExecutorSection:
+    type: str = "local"           # local | slurm | ray
+    tasks: int | None = None      # default: one task per input file, at most max_tasks
+    max_tasks: int = 64
+    options: dict = field(default_factory=dict)   # passed to datatrove's Slurm/Ray executor
+
+
+@dataclass
+class CardSection:
+    license: str = "other"
+    pretty_name: str | None = None
+
+
+@dataclass
+class CurationRecipe:
+    input: InputSection = field(default_factory=InputSection)
+    filters: dict = field(default_factory=default_filters)   # ordered: name -> options
+    dedup: DedupSection = field(default_factory=DedupSection)
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
+    card: CardSection = field(default_factory=CardSection)
+    tokenizer: str | None = None  # HF tokenizer folder or tokenizer.json for token counts

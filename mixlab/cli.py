@@ -1,0 +1,119 @@
+"""The one command line: `mixlab <stage> ...`; each subcommand hands its arguments to that stage's code.
+
+    mixlab --help
+    mixlab curate data/raw/*.jsonl hf_dump/ --output runs/sft-mix --recipe configs/curation/sft.yaml
+    mixlab card runs/sft-mix [--html]
+    mixlab demo [--output runs/demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+USER_ERRORS = ("InputError", "RecipeError", "OutputConflict", "CountsMismatch", "FileNotFoundError")
+
+
+def add_curate(sub) -> None:
+    p = sub.add_parser("curate", help="read, normalise, filter and deduplicate inputs into a curated folder",
+                       description="Run the datatrove curation pipeline: read + normalise to canonical records, "
+                       "chat-aware filters, exact dedup, MinHash near-dedup; write DIR/data, removed, quarantine "
+                       "and the datacard. Rerunning a killed command resumes it.")
+    p.add_argument("inputs", nargs="+", help="files (.jsonl[.gz], .json[.gz], .parquet), HF save_to_disk folders, "
+                   "or directories of those")
+    p.add_argument("--output", required=True, help="output folder (curated layout)")
+    p.add_argument("--recipe", help="curation recipe YAML (default: built-in, same as configs/curation/sft.yaml)")
+    p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
+    p.add_argument("--tokenizer", help="HF tokenizer folder or tokenizer.json: lengths in tokens instead of words")
+    p.add_argument("--force", action="store_true", help="delete the output folder and start over")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field, e.g. --set dedup.minhash.threshold=0.8 (repeatable)")
+    p.set_defaults(handler=run_curate)
+
+
+def add_card(sub) -> None:
+    p = sub.add_parser("card", help="show (or rebuild) the datacard of a stage output folder",
+                       description="Print the datacard of a curated folder in the terminal; --html writes one "
+                       "self-contained page; --rebuild recomputes datacard.md/json and plots from the folder.")
+    p.add_argument("folder", help="a stage output folder (e.g. runs/sft-mix)")
+    p.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
+                   help="write a self-contained HTML card (default PATH: FOLDER/datacard.html)")
+    p.add_argument("--rebuild", action="store_true", help="recompute the card from the folder's files")
+    p.set_defaults(handler=run_card)
+
+
+def add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="generate the embedded demo corpus and run the pipeline on it (CPU)",
+                       description="Write a seeded demo corpus (several formats, planted problems), curate it, "
+                       "and print where the card is and the reconciled counts.")
+    p.add_argument("--output", default="runs/demo", help="demo folder (default: runs/demo)")
+    p.add_argument("--records", type=int, default=3000, help="corpus size (default: 3000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
+    p.set_defaults(handler=run_demo)
+
+
+def run_curate(args) -> int:
+    from curation.pipeline import curate
+    from curation.recipe import CurationRecipe
+    from datacards.terminal import render_terminal
+    from mixlab.recipe import load_recipe
+
+    recipe = load_recipe(CurationRecipe, args.recipe, args.overrides)
+    card = curate(args.inputs, args.output, recipe, recipe_path=args.recipe, workers=args.workers,
+                  tokenizer=args.tokenizer, force=args.force, command=shlex.join(["mixlab", *sys.argv[1:]]))
+    if card is not None:
+        print(render_terminal(card))
+    return 0
+
+
+def run_card(args) -> int:
+    import json
+    from pathlib import Path
+
+    from datacards.build import write_card
+    from datacards.html import write_html
+    from datacards.terminal import render_terminal
+
+    folder = Path(args.folder)
+    if args.rebuild or not (folder / "datacard.json").exists():
+        card = write_card(folder)
+    else:
+        card = json.loads((folder / "datacard.json").read_text())
+    print(render_terminal(card))
+    if args.html is not None:
+        print(f"html card: {write_html(folder, args.html or None)}")
+    return 0
+
+
+def run_demo(args) -> int:
+    from curation.demo import run_demo as demo
+
+    return demo(args.output, records=args.records, seed=args.seed, workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
+    for add in (add_curate, add_card, add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except Exception as err:  # user errors get one clear line; bugs keep their traceback
+        if type(err).__name__ in USER_ERRORS:
+            print(f"mixlab {args.stage}: error: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
