@@ -41,7 +41,8 @@ def size_category(n: int) -> str:
 
 def kept_languages(card: dict) -> list[str]:
     languages = card["stats"].get("languages") or {}
-    return [code for code, c in languages.items() if c["kept"] > 0 and ISO_CODE.match(code)]
+    # "und" is the language filter's bucket for text it could not identify, not a language of the data
+    return [code for code, c in languages.items() if c["kept"] > 0 and ISO_CODE.match(code) and code != "und"]
 
 
 def kind_counts(card: dict) -> list[tuple[str, int]]:

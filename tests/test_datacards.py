@@ -70,7 +70,7 @@ QUARANTINE = [
      "raw": "{oops"},
     {"file": "gamma.jsonl", "line": 2, "source": "gamma", "error": "missing_field:prompt", "raw": '{"x": 1}'},
 ]
-LANGUAGES = ["en"] * 5 + ["fr"] * 2
+LANGUAGES = ["en"] * 5 + ["fr"] * 2 + ["und"]
 
 
 class LanguageCounter(BaseFilter):
@@ -81,7 +81,7 @@ class LanguageCounter(BaseFilter):
     def filter(self, doc: Document):
         code = doc.metadata["lang"]
         self.stat_update(f"lang_{code}")
-        return code == "en" or (False, f"language:{code}")
+        return code in ("en", "und") or (False, f"language:{code}")
 
 
 def language_docs(data, rank: int = 0, world_size: int = 1):
@@ -207,7 +207,8 @@ def test_length_stats_in_whitespace_words(card):
 def test_languages_from_real_datatrove_stats(card, folder):
     assert (folder / "logs" / "prepare" / "stats.json").exists()
     assert card["stats"]["languages"] == {"en": {"seen": 5, "dropped": 0, "kept": 5},
-                                          "fr": {"seen": 2, "dropped": 2, "kept": 0}}
+                                          "fr": {"seen": 2, "dropped": 2, "kept": 0},
+                                          "und": {"seen": 1, "dropped": 0, "kept": 1}}
 
 
 def test_manifest_clusters_and_sections_are_carried(card):
@@ -240,7 +241,7 @@ def test_markdown_is_a_valid_hf_dataset_card(card, folder):
     assert data["license"] == "apache-2.0"
     assert data["size_categories"] == ["n<1K"]
     assert data["task_categories"] == ["text-generation"]
-    assert data["language"] == ["en"]
+    assert data["language"] == ["en"]  # fr was all dropped, und is no language
     assert data["tags"] == ["mixlab", "sft", "preference", "rl"]
     assert data["pretty_name"] == "Demo mix"
     assert [c["config_name"] for c in data["configs"]] == ["sft", "preference", "rl"]
