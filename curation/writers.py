@@ -29,7 +29,7 @@ class KeptWriter(ParquetWriter):
     def __init__(self, output_folder: str):
         super().__init__(output_folder, output_filename="${kind}/${rank}.parquet",
                          adapter=lambda _, doc: encode_row(doc.metadata["record"], Kind(doc.metadata["kind"])),
-                         use_content_defined_chunking=False)
+                         use_content_defined_chunking=False, max_file_size=-1)
 
     # one writer serves several kinds: pick the schema from the file's <kind>/ folder at each use
     def _write(self, document: dict, file_handler, filename: str):
@@ -49,4 +49,4 @@ class RemovedWriter(ParquetWriter):
     def __init__(self, output_folder: str, prefix: str):
         super().__init__(output_folder, output_filename=f"{prefix}-${{rank}}.parquet",
                          adapter=lambda _, doc: removed_row(doc), schema=REMOVED_SCHEMA,
-                         use_content_defined_chunking=False)
+                         use_content_defined_chunking=False, max_file_size=-1)

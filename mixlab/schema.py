@@ -48,7 +48,7 @@ JSON_COLUMNS = ("meta", "verifier")
 
 def stable_id(relpath: str, row: int) -> str:
     """Id for an input row without its own `id`: a hash of where it came from, the same on every run."""
-    return xxhash.xxh3_64_hexdigest(f"{relpath}:{row}")
+    return xxhash.xxh3_64_hexdigest(f"{relpath}:{row}".encode())
 
 
 def record_kind(record: dict) -> Kind:
