@@ -23,7 +23,7 @@ def found_by_reason(card: dict) -> dict[str, int]:
         for reason, info in step["reasons"].items():
             key = "repetition" if reason.startswith("repetition:") else reason
             found[key] = found.get(key, 0) + info["count"]
-    for error, info in card.get("quarantine", {}).items():
+    for error, info in (card.get("quarantine") or {}).get("errors", {}).items():
         found[error] = found.get(error, 0) + info["count"]
     return found
 

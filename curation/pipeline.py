@@ -63,7 +63,7 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
     ]
     if minhash_on:
         stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"),
-                                                                    str(work / "dedup" / "buckets"), config)],
+                                                                    str(work / "dedup" / "buckets"), config=config)],
                             config.num_buckets))
     stages += [
         Stage("dedup_cluster", [DedupClusterer(str(work / "dedup" / "keys"),

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 from datatrove.io import get_datafolder
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 from datatrove.utils.text import simplify_text
 
@@ -56,7 +57,12 @@ class DedupSignature(MinhashDedupSignature):
     name = "🎯 dedup signatures"
 
     def __init__(self, output_folder: str, keys_folder: str, config: MinhashConfig, exact_key_mode: str):
-        super().__init__(output_folder, config=config)
+        # skip MinhashDedupSignature.__init__: it loads a spaCy word tokenizer this step never uses
+        PipelineStep.__init__(self)
+        self.output_folder = get_datafolder(output_folder)
+        self.config = config
+        self.num_hashes = config.num_buckets * config.hashes_per_bucket
+        self._parameters = None
         self.keys_folder = get_datafolder(keys_folder)
         self.exact_key_mode = exact_key_mode
 
