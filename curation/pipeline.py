@@ -1,4 +1,4 @@
-"""`mixlab curate`: build and run the datatrove pipeline (prepare → minhash buckets → clusters → finalize), then the card.
+"""`mixlab curate`: run the datatrove pipeline (prepare → minhash buckets → clusters → finalize), then the card.
 
     mixlab curate data/raw/*.jsonl hf_dump/ --output runs/sft-mix --recipe configs/curation/sft.yaml
 
@@ -57,7 +57,7 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
     minhash_on = recipe.dedup.minhash.enabled
     stages = [
         Stage("prepare", [reader, *filters,
-                          JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz"),
+                          JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None),
                           DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
                                          recipe.dedup.exact.key)], tasks),
     ]

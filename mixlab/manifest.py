@@ -1,6 +1,7 @@
 """Run manifest (DIR/manifest.json): the command, resolved recipe, input sha256s and package versions of a stage run.
 
-    manifest = RunManifest.for_run(out, command=..., recipe=..., inputs=[...]); manifest.claim(); ...; manifest.complete()
+    manifest = RunManifest.for_run(out, command=..., recipe=..., inputs=[...])
+    manifest.claim(); ...; manifest.complete()
 
 `claim` refuses to mix two different runs in one folder: the same inputs and recipe resume, anything else needs
 --force. Every stage (curate, decontam, synth, train) writes one, so any folder says how it was made.

@@ -6,7 +6,6 @@ order the signatures were computed in, so decisions/<rank>.parquet's `idx` lines
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import pyarrow.parquet as pq
@@ -17,7 +16,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 
 class FilteredReader(PipelineStep):
-    """Reads back work/filtered/<rank>.jsonl.gz (datatrove JsonlWriter output) for the same rank."""
+    """Reads back work/filtered/<rank>.jsonl (datatrove JsonlWriter output) for the same rank."""
 
     type = "📖 - READER"
     name = "📖 filtered records"
@@ -27,10 +26,10 @@ class FilteredReader(PipelineStep):
         self.folder = get_datafolder(folder)
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
-        path = f"{rank:05d}.jsonl.gz"
+        path = f"{rank:05d}.jsonl"
         if not self.folder.exists(path):
             return
-        with self.folder.open(path, "rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        with self.folder.open(path, "r", encoding="utf-8") as lines:
             for line in lines:
                 row = json.loads(line)
                 self.stat_update("documents")

@@ -54,14 +54,16 @@ class DedupClusterer(PipelineStep):
         self.exact = exact
         self.prepare_tasks = world_size
 
-    def load_keys(self) -> pl.DataFrame:
-        """All records that reached dedup, sorted by input order; `node` is the row number of (rank, idx)."""
-        frames = []
+    def load_keys(self) -> tuple[pl.DataFrame, np.ndarray]:
+        """Every record that reached dedup (`node` = row number in rank, idx order) and its signature matrix."""
+        frames, sigs = [], []
         for rank in range(self.prepare_tasks):
             with self.keys_folder.open(f"{rank:05d}.parquet", "rb") as f:
-                frames.append(pl.from_arrow(pq.read_table(f)).with_columns(pl.lit(rank, pl.UInt32).alias("rank")))
-        keys = pl.concat(frames).sort("rank", "idx").with_row_index("node")
-        return keys
+                table = pq.read_table(f)
+            sig = table.column("sig").combine_chunks()
+            sigs.append(sig.flatten().to_numpy().reshape(len(table), sig.type.list_size))
+            frames.append(pl.from_arrow(table.drop_columns("sig")).with_columns(pl.lit(rank, pl.UInt32).alias("rank")))
+        return pl.concat(frames).with_row_index("node"), np.vstack(sigs)
 
     def candidate_pairs(self):
         if self.dups_folder is None:
@@ -73,18 +75,17 @@ class DedupClusterer(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         assert world_size == 1, "the dedup cluster stage runs as one task"
         with self.track_time():
-            keys = self.load_keys()
+            keys, sigs = self.load_keys()
             offsets = keys.group_by("rank").agg(pl.col("node").min()).sort("rank")
             node_of = dict(zip(offsets["rank"].to_list(), offsets["node"].to_list()))
             order = keys["order"].to_numpy()
             ids = keys["id"].to_list()
-            sigs = keys["sig"].to_list()
             exact_keeper = self.exact_keepers(keys, order)
             near = UnionFind(len(keys))
             for f1, d1, f2, d2 in self.candidate_pairs():
-                a, b = exact_keeper[node_of[f1] + d1], exact_keeper[node_of[f2] + d2]
-                if a != b and self.similar(sigs[a], sigs[b]):
-                    near.union(int(a), int(b))
+                a, b = int(exact_keeper[node_of[f1] + d1]), int(exact_keeper[node_of[f2] + d2])
+                if a != b and np.mean(sigs[a] == sigs[b]) >= self.threshold:
+                    near.union(a, b)
             decisions, sizes = self.decide(keys, order, ids, exact_keeper, near)
             self.write(decisions, sizes)
 
@@ -96,11 +97,6 @@ class DedupClusterer(PipelineStep):
         first = keys.sort("order").group_by("exact", maintain_order=True).agg(pl.col("node").first().alias("k"))
         mapping = keys.join(first, on="exact", how="left").sort("node")["k"].to_numpy()
         return mapping.astype(np.int64)
-
-    def similar(self, sig_a, sig_b) -> bool:
-        if sig_a is None or sig_b is None:
-            return False
-        return float(np.mean(np.asarray(sig_a) == np.asarray(sig_b))) >= self.threshold
 
     def decide(self, keys, order, ids, exact_keeper, near):
         """Per node: (removed_by, reason, dup_of) for every record that is not its group's earliest member."""
