@@ -114,7 +114,8 @@ def stage_times(out: Path) -> dict[str, float]:
     times = {}
     for stats in sorted((out / "logs").glob("*/stats.json")):
         steps = json.loads(stats.read_text())
-        times[stats.parent.name] = sum(s.get("time_stats", {}).get("total", 0.0) for s in steps)
+        times[stats.parent.name] = sum(s["time_stats"].get("total", 0.0) for s in steps
+                                       if isinstance(s.get("time_stats"), dict))
     return times
 
 

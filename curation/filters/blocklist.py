@@ -44,10 +44,15 @@ class BlocklistFilter(ChatFilter):
 
     def __init__(self, patterns: dict[str, str] | None = None, exclusion_writer=None):
         super().__init__(exclusion_writer)
-        self.patterns = compile_patterns(DEFAULT_PATTERNS if patterns is None else patterns)
+        chosen = DEFAULT_PATTERNS if patterns is None else patterns
+        self.patterns = compile_patterns(chosen)
+        # one pass over the text rejects the common case (no pattern matches) cheaply
+        self.any_pattern = re.compile("|".join(f"(?:{p})" for p in chosen.values()), re.IGNORECASE) if chosen else None
 
     def check(self, record: dict) -> bool | tuple[bool, str]:
         texts = assistant_texts(record)
+        if self.any_pattern is None or not any(self.any_pattern.search(text) for text in texts):
+            return True
         for name, pattern in self.patterns.items():
             if any(pattern.search(text) for text in texts):
                 return False, f"blocklist:{name}"

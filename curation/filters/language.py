@@ -51,7 +51,8 @@ def detect_language(text: str) -> tuple[str, float]:
 def language_text(record: dict, max_chars: int) -> str:
     contents = [m["content"] or "" for conv in conversations(record) for m in conv
                 if m["role"] in ("user", "assistant")]
-    words = LETTER_RUN.findall(" ".join(strip_code_blocks(content) for content in contents))
+    text = " ".join(strip_code_blocks(content) for content in contents)[:3 * max_chars]
+    words = LETTER_RUN.findall(text)
     return " ".join(words).lower()[:max_chars]
 
 
@@ -61,7 +62,7 @@ class LanguageFilter(ChatFilter):
     name = "language"
 
     def __init__(self, languages: list[str] | tuple[str, ...] = ("en",), min_score: float = 0.5,
-                 min_words: int = 3, max_chars: int = 2000, exclusion_writer=None):
+                 min_words: int = 3, max_chars: int = 500, exclusion_writer=None):
         super().__init__(exclusion_writer)
         if isinstance(languages, str):
             languages = [languages]

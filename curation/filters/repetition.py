@@ -2,7 +2,8 @@
 
     filters: {repetition: {min_words: 20}}      # any Gopher threshold can be overridden too
 
-Reuses datatrove's Gopher helpers (find_duplicates, find_top_duplicate, find_all_duplicate, get_n_grams) with
+Reuses datatrove's Gopher helpers (find_duplicates, find_all_duplicate; top n-grams counted on word tuples, the
+same numbers as find_top_duplicate without joining every n-gram into a string) with
 Gopher's thresholds (Rae et al. 2021, Table A1; datatrove's GopherRepetitionFilter defaults), applied to each
 assistant response on its own. Differences from datatrove's document filter, all for chat data:
   * words are `\\w+` runs (a regex, far faster than datatrove's spaCy tokenizer; punctuation is no word);
@@ -21,12 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from datatrove.pipeline.filters.gopher_repetition_filter import (
-    find_all_duplicate,
-    find_duplicates,
-    find_top_duplicate,
-    get_n_grams,
-)
+from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_duplicates
 
 from mixlab.schema import assistant_texts
 
@@ -106,11 +102,28 @@ class RepetitionFilter(ChatFilter):
 
     def n_gram_ratio(self, text: str, words: list[str]) -> str | None:
         for n, frac in self.top_n_grams:
-            n_grams = get_n_grams(words, n)
-            if (n_grams and Counter(n_grams).most_common(1)[0][1] >= self.min_top_repeats
-                    and find_top_duplicate(n_grams) / len(text) > frac):
+            top = top_n_gram(words, n)
+            if top and top[1] >= self.min_top_repeats and top_duplicate_chars(*top) / len(text) > frac:
                 return f"top_{n}_gram"
+        shortest = min((n for n, _ in self.dup_n_grams), default=0)
+        if shortest and len(set(word_n_grams(words, shortest))) == len(words) - shortest + 1:
+            return None  # no repeated n-gram of the shortest size, so none of any longer size either
         for n, frac in self.dup_n_grams:
             if find_all_duplicate(words, n) / len(text) > frac:
                 return f"duplicated_{n}_gram"
         return None
+
+
+def word_n_grams(words: list[str], n: int):
+    return zip(*(words[i:] for i in range(n)))
+
+
+def top_n_gram(words: list[str], n: int) -> tuple[tuple[str, ...], int] | None:
+    """The most frequent word n-gram and its count (ties: first seen, as datatrove's find_top_duplicate)."""
+    counts = Counter(word_n_grams(words, n))
+    return counts.most_common(1)[0] if counts else None
+
+
+def top_duplicate_chars(n_gram: tuple[str, ...], count: int) -> int:
+    """datatrove's find_top_duplicate on the joined n-gram: its length (with spaces) times its count."""
+    return (sum(map(len, n_gram)) + len(n_gram) - 1) * count
