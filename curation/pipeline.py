@@ -57,7 +57,8 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
     minhash_on = recipe.dedup.minhash.enabled
     stages = [
         Stage("prepare", [reader, *filters,
-                          JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None),
+                          JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None,
+                                      adapter=lambda _, doc: {"id": doc.id, "metadata": doc.metadata}),
                           DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
                                          recipe.dedup.exact.key)], tasks),
     ]

@@ -33,7 +33,7 @@ class FilteredReader(PipelineStep):
             for line in lines:
                 row = json.loads(line)
                 self.stat_update("documents")
-                yield Document(text=row.get("text", ""), id=row["id"], metadata=row["metadata"])
+                yield Document(text="", id=row["id"], metadata=row["metadata"])
 
 
 class DedupDecisionFilter(BaseFilter):

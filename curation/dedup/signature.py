@@ -46,13 +46,24 @@ def shingle_words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
+WORD_HASHES: dict[str, int] = {}  # per process: a dict hit is several times cheaper than hashing the word again
+
+
+def word_hash(word: str) -> int:
+    value = WORD_HASHES.get(word)
+    if value is None:
+        value = xxhash.xxh3_64_intdigest(word.encode())
+        if len(WORD_HASHES) < 2_000_000:
+            WORD_HASHES[word] = value
+    return value
+
+
 def word_shingles(text: str, n: int) -> np.ndarray:
     """Distinct 64-bit hashes of the word n-grams (empty when the text has fewer than n words)."""
     words = shingle_words(text)
     if len(words) < n:
         return np.empty(0, dtype=np.uint64)
-    word_hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode()) for w in words), dtype=np.uint64,
-                              count=len(words))
+    word_hashes = np.fromiter(map(word_hash, words), dtype=np.uint64, count=len(words))
     count = len(words) - n + 1
     shingles = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
