@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig
+from tqdm import tqdm
 
 from curation.dedup.apply import DedupDecisionFilter, FilteredReader
 from curation.dedup.cluster import DedupClusterer
@@ -79,14 +83,66 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
     return stages
 
 
-def run_local(stages: list[Stage], out: Path, workers: int, progress) -> None:
+def warnings_only_console() -> None:
+    import datatrove.utils.logging as dt_logging
+
+    dt_logging.logger.remove()
+    dt_logging.logger.add(sys.stderr, level="WARNING", colorize=dt_logging.DATATROVE_COLORIZE_LOGS)
+
+
+def quiet_datatrove_console() -> None:
+    """datatrove prints each task's pipeline, stats and progress to the console; keep only warnings there.
+
+    Task logs and stats still go to DIR/logs/<stage>/ in full. datatrove re-adds its DEBUG console sink after every
+    task via datatrove.utils.logging.setup_default_logger, so that hook is replaced (in each worker process too).
+    """
+    import datatrove.utils.logging as dt_logging
+
+    dt_logging.setup_default_logger = warnings_only_console
+    warnings_only_console()
+
+
+def run_local(stages: list[Stage], out: Path, workers: int, progress, verbose: bool = False) -> None:
     from datatrove.executor import LocalPipelineExecutor
 
+    class Executor(LocalPipelineExecutor):
+        def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+            if verbose:
+                return super()._run_for_rank(rank, local_rank, node_rank)
+            quiet_datatrove_console()
+            # datatrove: "any task with local_rank != 0 will not print logs to console" (its files keep them)
+            return super()._run_for_rank(rank, 1, node_rank)
+
+    if not verbose:
+        quiet_datatrove_console()
     for i, stage in enumerate(stages, 1):
         started = time.monotonic()
-        LocalPipelineExecutor(pipeline=stage.pipeline, tasks=stage.tasks, workers=min(workers, stage.tasks),
-                              logging_dir=str(out / "logs" / stage.name)).run()
-        progress(f"[{i}/{len(stages)}] {stage.name}: {stage.tasks} task(s) done in {time.monotonic() - started:.1f}s")
+        with task_progress(out / "logs" / stage.name / "completions", stage.tasks, f"[{i}/{len(stages)}] {stage.name}"):
+            Executor(pipeline=stage.pipeline, tasks=stage.tasks, workers=min(workers, stage.tasks),
+                     logging_dir=str(out / "logs" / stage.name)).run()
+        progress(f"[{i}/{len(stages)}] {stage.name}: {stage.tasks} task(s) done in "
+                 f"{time.monotonic() - started:.1f}s")
+
+
+@contextmanager
+def task_progress(completions: Path, total: int, desc: str):
+    """A progress bar (interactive terminals only) fed by datatrove's per-task completion markers."""
+    bar = tqdm(total=total, desc=desc, unit="task", disable=None, leave=False)
+    done = threading.Event()
+
+    def poll():
+        while not done.wait(0.5):
+            count = sum(1 for _ in completions.iterdir()) if completions.is_dir() else 0
+            bar.update(count - bar.n)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        bar.close()
 
 
 def run_slurm(stages: list[Stage], out: Path, options: dict, progress) -> None:
@@ -103,7 +159,7 @@ def run_slurm(stages: list[Stage], out: Path, options: dict, progress) -> None:
 
 def curate(inputs: list[str], output: str, recipe: CurationRecipe | None = None, *, recipe_path: str | None = None,
            workers: int | None = None, tokenizer: str | None = None, force: bool = False,
-           command: str = "", progress=print) -> dict | None:
+           command: str = "", progress=print, verbose: bool = False) -> dict | None:
     """Run the whole curation; returns the datacard dict (None when submitted to Slurm)."""
     recipe = recipe or CurationRecipe()
     files = discover_inputs(inputs)
@@ -121,7 +177,7 @@ def curate(inputs: list[str], output: str, recipe: CurationRecipe | None = None,
         return None
     if recipe.executor.type != "local":
         raise ValueError(f"executor.type {recipe.executor.type!r}: supported are local and slurm")
-    run_local(stages, out, workers or os.cpu_count() or 1, progress)
+    run_local(stages, out, workers or os.cpu_count() or 1, progress, verbose)
     from datacards.build import write_card
 
     card = write_card(out, tokenizer=tokenizer or recipe.tokenizer)

@@ -28,6 +28,7 @@ def add_curate(sub) -> None:
     p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
     p.add_argument("--tokenizer", help="HF tokenizer folder or tokenizer.json: lengths in tokens instead of words")
     p.add_argument("--force", action="store_true", help="delete the output folder and start over")
+    p.add_argument("--verbose", action="store_true", help="show datatrove's per-task logs on the console")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field, e.g. --set dedup.minhash.threshold=0.8 (repeatable)")
     p.set_defaults(handler=run_curate)
@@ -63,7 +64,8 @@ def run_curate(args) -> int:
 
     recipe = load_recipe(CurationRecipe, args.recipe, args.overrides)
     card = curate(args.inputs, args.output, recipe, recipe_path=args.recipe, workers=args.workers,
-                  tokenizer=args.tokenizer, force=args.force, command=shlex.join(["mixlab", *sys.argv[1:]]))
+                  tokenizer=args.tokenizer, force=args.force, command=shlex.join(["mixlab", *sys.argv[1:]]),
+                  verbose=args.verbose)
     if card is not None:
         print(render_terminal(card))
     return 0
