@@ -23,6 +23,7 @@ from datasketch import MinHash, MinHashLSH
 from datatrove.utils.text import TextNormConfig, simplify_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from curation.dedup.signature import shingle_words  # noqa: E402
 from curation.pipeline import curate  # noqa: E402
 from curation.recipe import CurationRecipe  # noqa: E402
 from mixlab.schema import record_text  # noqa: E402
@@ -97,12 +98,17 @@ def score(pairs, flagged) -> dict:
 
 
 def run_datasketch(rows: list[dict], num_perm: int, threshold: float) -> tuple[float, set]:
+    """The reference, used as its docs advise: one permutation table shared by all MinHash objects; the same
+    word 5-gram shingles as the pipeline (`shingle_words`), so only hashing, LSH and bookkeeping differ."""
     started = time.perf_counter()
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    template = MinHash(num_perm=num_perm, seed=1)
+    permutations, scheme = template.permutations, template.scheme
     flagged = set()
     for row in rows:
-        m = MinHash(num_perm=num_perm)
-        m.update_batch([s.encode() for s in shingle_set(row)])
+        words = shingle_words(record_text(row))
+        m = MinHash(num_perm=num_perm, permutations=permutations, scheme=scheme)
+        m.update_batch({" ".join(words[i:i + 5]).encode() for i in range(len(words) - 4)})
         if lsh.query(m):
             flagged.add(row["id"])
         else:
@@ -119,6 +125,17 @@ def stage_times(out: Path) -> dict[str, float]:
     return times
 
 
+def run_mixlab(out: Path, name: str, recipe: CurationRecipe, workers: int, pairs) -> dict:
+    started = time.perf_counter()
+    curate([str(p) for p in sorted((out / "raw").glob("*.jsonl"))], str(out / name), recipe, workers=workers,
+           force=True, progress=lambda m: print(m, file=sys.stderr))
+    wall = time.perf_counter() - started
+    removed = pl.read_parquet(f"{out}/{name}/removed/*.parquet")
+    flagged = set(removed.filter(pl.col("removed_by").str.starts_with("dedup"))["id"].to_list())
+    return {"wall": wall, "flagged": flagged, "score": score(pairs, lambda p: p[1] in flagged),
+            "stages": stage_times(out / name)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=100_000)
@@ -128,31 +145,37 @@ def main() -> None:
     out = Path(args.out)
     pairs = make_corpus(out / "raw", args.records, seed=0)
     rows = [json.loads(line) for p in sorted((out / "raw").glob("*.jsonl")) for line in p.open()]
-    recipe = CurationRecipe()
-    started = time.perf_counter()
-    curate([str(p) for p in sorted((out / "raw").glob("*.jsonl"))], str(out / "curated"), recipe,
-           workers=args.workers, force=True, progress=lambda m: print(m, file=sys.stderr))
-    wall = time.perf_counter() - started
-    removed = pl.read_parquet(f"{out}/curated/removed/*.parquet")
-    near = set(removed.filter(pl.col("removed_by").str.starts_with("dedup"))["id"].to_list())
-    ours = score(pairs, lambda p: p[1] in near)
-    num_perm = recipe.dedup.minhash.num_buckets * recipe.dedup.minhash.hashes_per_bucket
-    ds_rate, ds_flagged = run_datasketch(rows, num_perm, recipe.dedup.minhash.threshold)
-    theirs = score(pairs, lambda p: p[1] in ds_flagged)
-    planted_ids = {p[1] for p in pairs}
-    print(f"\ncorpus: {len(rows)} records, {len(pairs)} planted pairs ({ours['n_high']} at J>=0.8, "
-          f"{ours['n_low']} at J<0.5), {args.workers} workers\n")
-    print(f"| {'measure':<38} | {'mixlab curate':>14} | {'datasketch LSH':>14} |")
-    print(f"|{'-' * 40}|{'-' * 16}|{'-' * 16}|")
-    print(f"| {'end-to-end records/s/core':<38} | {len(rows) / wall / args.workers:>14.0f} | {ds_rate:>14.0f} |")
-    for stage, secs in stage_times(out / "curated").items():
-        print(f"| {'  stage ' + stage + ' records/s/core':<38} | {len(rows) / max(secs, 1e-9):>14.0f} | {'':>14} |")
-    print(f"| {'recall, pairs J >= 0.8':<38} | {ours['recall@0.8']:>14.3f} | {theirs['recall@0.8']:>14.3f} |")
-    print(f"| {'false flags, pairs J < 0.5':<38} | {ours['false@<0.5']:>14.4f} | {theirs['false@<0.5']:>14.4f} |")
-    print(f"| {'flagged outside planted copies':<38} | {len(near - planted_ids):>14} | "
-          f"{len(ds_flagged - planted_ids):>14} |")
-    print(f"| {'wall seconds':<38} | {wall:>14.1f} | {len(rows) / ds_rate:>14.1f} |")
-    print(f"ratio end-to-end per core vs datasketch in-process: {len(rows) / wall / args.workers / ds_rate:.2f}x")
+    full = CurationRecipe()
+    runs = {"full recipe": run_mixlab(out, "full", full, args.workers, pairs),
+            "dedup only": run_mixlab(out, "dedup", CurationRecipe(filters={}), args.workers, pairs)}
+    num_perm = full.dedup.minhash.num_buckets * full.dedup.minhash.hashes_per_bucket
+    ds_rate, ds_flagged = run_datasketch(rows, num_perm, full.dedup.minhash.threshold)
+    ds = score(pairs, lambda p: p[1] in ds_flagged)
+    planted = {p[1] for p in pairs}
+    n, w = len(rows), args.workers
+    some = runs["full recipe"]["score"]
+    print(f"\ncorpus: {n} records in 8 shards, {len(pairs)} planted pairs ({some['n_high']} at J>=0.8, "
+          f"{some['n_low']} at J<0.5); mixlab with {w} workers, datasketch in one process\n")
+    print(f"| {'measure':<34} | {'mixlab full':>12} | {'mixlab dedup':>12} | {'datasketch':>12} |")
+    print(f"|{'-' * 36}|{'-' * 14}|{'-' * 14}|{'-' * 14}|")
+
+    def row(label, full_value, dedup_value, ds_value):
+        print(f"| {label:<34} | {full_value:>12} | {dedup_value:>12} | {ds_value:>12} |")
+
+    a, b = runs["full recipe"], runs["dedup only"]
+    row("end-to-end records/s/core", f"{n / a['wall'] / w:.0f}", f"{n / b['wall'] / w:.0f}", f"{ds_rate:.0f}")
+    for stage in a["stages"]:
+        row(f"  {stage} records/s (task time)", f"{n / max(a['stages'][stage], 1e-9):.0f}",
+            f"{n / max(b['stages'].get(stage, 0), 1e-9):.0f}", "")
+    row("recall, pairs J >= 0.8", f"{a['score']['recall@0.8']:.3f}", f"{b['score']['recall@0.8']:.3f}",
+        f"{ds['recall@0.8']:.3f}")
+    row("false flags, pairs J < 0.5", f"{a['score']['false@<0.5']:.4f}", f"{b['score']['false@<0.5']:.4f}",
+        f"{ds['false@<0.5']:.4f}")
+    row("flagged outside planted copies", len(a["flagged"] - planted), len(b["flagged"] - planted),
+        len(ds_flagged - planted))
+    row("wall seconds", f"{a['wall']:.1f}", f"{b['wall']:.1f}", f"{n / ds_rate:.1f}")
+    for name, r in runs.items():
+        print(f"ratio {name} per core vs datasketch in-process: {n / r['wall'] / w / ds_rate:.2f}x")
 
 
 if __name__ == "__main__":

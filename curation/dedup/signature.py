@@ -59,17 +59,17 @@ def word_hash(word: str) -> int:
 
 
 def word_shingles(text: str, n: int) -> np.ndarray:
-    """Distinct 64-bit hashes of the word n-grams (empty when the text has fewer than n words)."""
+    """64-bit hashes of the word n-grams, repeats included (a minimum does not care); empty below n words."""
     words = shingle_words(text)
     if len(words) < n:
         return np.empty(0, dtype=np.uint64)
     word_hashes = np.fromiter(map(word_hash, words), dtype=np.uint64, count=len(words))
     count = len(words) - n + 1
-    shingles = np.zeros(count, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            shingles = shingles * ROLLING_PRIME + word_hashes[k:k + count]
-    return np.unique(shingles)
+    shingles = word_hashes[:count].copy()
+    for k in range(1, n):  # uint64 array arithmetic wraps silently (modulo 2**64), which is what we want
+        shingles *= ROLLING_PRIME
+        shingles += word_hashes[k:k + count]
+    return shingles
 
 
 class MinhashPermutations:
@@ -81,8 +81,9 @@ class MinhashPermutations:
         self.b = rng.randint(0, 2**63, size=num_hashes, dtype=np.uint64)
 
     def signature(self, shingles: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            hashed = (shingles[:, None] * self.a + self.b) >> np.uint64(32)
+        hashed = np.multiply.outer(shingles, self.a)
+        hashed += self.b
+        hashed >>= np.uint64(32)
         return hashed.min(axis=0).astype(np.uint32)
 
 
