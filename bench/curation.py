@@ -148,7 +148,7 @@ def main() -> None:
     full = CurationRecipe()
     runs = {"full recipe": run_mixlab(out, "full", full, args.workers, pairs),
             "dedup only": run_mixlab(out, "dedup", CurationRecipe(filters={}), args.workers, pairs)}
-    num_perm = full.dedup.minhash.num_buckets * full.dedup.minhash.hashes_per_bucket
+    num_perm = full.dedup.minhash.verify_hashes
     ds_rate, ds_flagged = run_datasketch(rows, num_perm, full.dedup.minhash.threshold)
     ds = score(pairs, lambda p: p[1] in ds_flagged)
     planted = {p[1] for p in pairs}

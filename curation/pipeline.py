@@ -64,7 +64,7 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
                           JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None,
                                       adapter=lambda _, doc: {"id": doc.id, "metadata": doc.metadata}),
                           DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
-                                         recipe.dedup.exact.key)], tasks),
+                                         recipe.dedup.exact.key, recipe.dedup.minhash.verify_hashes)], tasks),
     ]
     if minhash_on:
         stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"),

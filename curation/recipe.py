@@ -41,8 +41,9 @@ class ExactDedupSection:
 class MinhashSection:
     enabled: bool = True
     n_grams: int = 5
-    num_buckets: int = 20
-    hashes_per_bucket: int = 8
+    num_buckets: int = 10         # LSH bands: P(candidate) = 1-(1-J^5)^10: 0.98 at J=0.8, 0.27 at J=0.5
+    hashes_per_bucket: int = 5
+    verify_hashes: int = 128      # signature length the candidates are confirmed on
     # LSH candidates are confirmed on the full signature: estimated Jaccard must reach this.
     threshold: float = 0.7
     seed: int = 1

@@ -6,8 +6,7 @@ order the signatures were computed in, so decisions/<rank>.parquet's `idx` lines
 
 from __future__ import annotations
 
-import json
-
+import orjson
 import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.io import get_datafolder
@@ -29,9 +28,9 @@ class FilteredReader(PipelineStep):
         path = f"{rank:05d}.jsonl"
         if not self.folder.exists(path):
             return
-        with self.folder.open(path, "r", encoding="utf-8") as lines:
+        with self.folder.open(path, "rb") as lines:
             for line in lines:
-                row = json.loads(line)
+                row = orjson.loads(line)
                 self.stat_update("documents")
                 yield Document(text="", id=row["id"], metadata=row["metadata"])
 

@@ -93,16 +93,20 @@ class DedupSignature(PipelineStep):
     type = "🫂 - DEDUP"
     name = "🎯 dedup signatures"
 
-    def __init__(self, output_folder: str, keys_folder: str, config: MinhashConfig, exact_key_mode: str):
+    def __init__(self, output_folder: str, keys_folder: str, config: MinhashConfig, exact_key_mode: str,
+                 verify_hashes: int = 128):
         super().__init__()
         assert config.hash_config.precision == 32, "signatures are 32-bit"
         self.output_folder = get_datafolder(output_folder)
         self.keys_folder = get_datafolder(keys_folder)
         self.config = config
         self.exact_key_mode = exact_key_mode
+        # the LSH bands use the first num_buckets*hashes_per_bucket hashes; the cluster stage confirms candidates
+        # on all of them, so the bands can stay few (a cheap bucket stage) while the estimate stays precise
+        self.num_hashes = max(verify_hashes, config.num_buckets * config.hashes_per_bucket)
 
     def run(self, data, rank: int = 0, world_size: int = 1):
-        num_hashes = self.config.num_buckets * self.config.hashes_per_bucket
+        num_hashes = self.num_hashes
         perms = MinhashPermutations(num_hashes, self.config.seed)
         empty = np.zeros(num_hashes, dtype=np.uint32)
         keys = {"order": [], "id": [], "exact": [], "has_sig": []}
