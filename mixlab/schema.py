@@ -37,12 +37,20 @@ KEPT_SCHEMAS = {
     Kind.rl: pa.schema([("id", pa.string()), ("source", pa.string()), ("prompt", MESSAGES_TYPE),
                         ("verifier", pa.string()), ("meta", pa.string())]),
 }
+# set by decontamination: on removed records, and on kept ones when it runs in --mode flag
+CONTAMINATION_FIELDS = [("benchmark", pa.string()), ("benchmark_item", pa.string()), ("overlap", pa.float64())]
 REMOVED_SCHEMA = pa.schema([
     ("id", pa.string()), ("source", pa.string()), ("kind", pa.string()),
     ("messages", MESSAGES_TYPE), ("prompt", MESSAGES_TYPE), ("chosen", MESSAGES_TYPE),
     ("rejected", MESSAGES_TYPE), ("verifier", pa.string()), ("meta", pa.string()),
-    ("removed_by", pa.string()), ("reason", pa.string()), ("dup_of", pa.string()),
+    ("removed_by", pa.string()), ("reason", pa.string()), ("dup_of", pa.string()), *CONTAMINATION_FIELDS,
 ])
+
+
+def kept_schema(kind: Kind, flagged: bool = False) -> pa.Schema:
+    """A kept record's columns; `flagged` adds the contamination columns (decontam --mode flag)."""
+    schema = KEPT_SCHEMAS[kind]
+    return pa.schema([*schema, *CONTAMINATION_FIELDS]) if flagged else schema
 JSON_COLUMNS = ("meta", "verifier")
 
 
@@ -85,14 +93,14 @@ def document_to_record(doc: Document) -> dict:
     return doc.metadata["record"]
 
 
-def encode_row(record: dict, kind: Kind | None = None) -> dict:
-    """Record → parquet row: JSON-encode the object columns."""
+def encode_row(record: dict, kind: Kind | None = None, flagged: bool = False) -> dict:
+    """Record → parquet row: JSON-encode the object columns (and keep only `kind`'s columns when given)."""
     row = dict(record)
     for col in JSON_COLUMNS:
         if col in row and row[col] is not None and not isinstance(row[col], str):
             row[col] = json.dumps(row[col], ensure_ascii=False, sort_keys=True)
     if kind is not None:
-        row = {name: row.get(name) for name in KEPT_SCHEMAS[kind].names}
+        row = {name: row.get(name) for name in kept_schema(kind, flagged).names}
     return row
 
 

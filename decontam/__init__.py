@@ -1,0 +1,1 @@
+"""decontam: remove training records that contain benchmark test items (what lm-eval scores), with a report."""
