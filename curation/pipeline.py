@@ -53,14 +53,26 @@ def minhash_config(recipe: CurationRecipe) -> MinhashConfig:
 def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, tokenizer: str | None) -> list[Stage]:
     work = out / "work"
     spec = InputSpec(**vars(recipe.input))
-    config = minhash_config(recipe)
     reader = ChatRecordReader(files, formats, spec, quarantine_dir=str(out / "quarantine"),
                               counts_dir=str(work / "counts"))
-    filters = build_filters(recipe.filters, tokenizer=tokenizer or recipe.tokenizer,
-                            exclusion_writer_factory=lambda name: RemovedWriter(str(out / "removed"), f"filter-{name}"))
+    steps = [reader, *build_filters(recipe.filters, tokenizer=tokenizer or recipe.tokenizer,
+                                    exclusion_writer_factory=lambda name: RemovedWriter(str(out / "removed"),
+                                                                                        f"filter-{name}"))]
+    if recipe.decontam.enabled:
+        from decontam.run import decontam_filter
+
+        steps.append(decontam_filter(recipe.decontam, out))
+    kept = KeptWriter(str(out / "data"), flagged=recipe.decontam.enabled and recipe.decontam.mode == "flag")
+    if not (recipe.dedup.exact.enabled or recipe.dedup.minhash.enabled):
+        return [Stage("prepare", [*steps, kept], tasks)]
+    return dedup_stages(steps, kept, recipe, work, out, tasks)
+
+
+def dedup_stages(steps: list, kept: KeptWriter, recipe: CurationRecipe, work: Path, out: Path, tasks: int):
+    config = minhash_config(recipe)
     minhash_on = recipe.dedup.minhash.enabled
     stages = [
-        Stage("prepare", [reader, *filters,
+        Stage("prepare", [*steps,
                           JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None,
                                       adapter=lambda _, doc: {"id": doc.id, "metadata": doc.metadata}),
                           DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
@@ -78,7 +90,7 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
         Stage("finalize", [FilteredReader(str(work / "filtered")),
                            DedupDecisionFilter(str(work / "dedup" / "decisions"),
                                                exclusion_writer=RemovedWriter(str(out / "removed"), "dedup")),
-                           KeptWriter(str(out / "data"))], tasks),
+                           kept], tasks),
     ]
     return stages
 
@@ -171,6 +183,10 @@ def curate(inputs: list[str], output: str, recipe: CurationRecipe | None = None,
                                    inputs=[f.path for f in files], extra={"tokenizer": tokenizer})
     manifest.claim()
     tasks = recipe.executor.tasks or min(len(files), recipe.executor.max_tasks)
+    if recipe.decontam.enabled:
+        from decontam.run import build_index
+
+        build_index(recipe.decontam, out, progress)
     stages = build_stages(files, formats, recipe, out, tasks, tokenizer)
     if recipe.executor.type == "slurm":
         run_slurm(stages, out, recipe.executor.options, progress)
@@ -178,6 +194,10 @@ def curate(inputs: list[str], output: str, recipe: CurationRecipe | None = None,
     if recipe.executor.type != "local":
         raise ValueError(f"executor.type {recipe.executor.type!r}: supported are local and slurm")
     run_local(stages, out, workers or os.cpu_count() or 1, progress, verbose)
+    if recipe.decontam.enabled:
+        from decontam.run import write_report
+
+        write_report(recipe.decontam, out)
     from datacards.build import write_card
 
     card = write_card(out, tokenizer=tokenizer or recipe.tokenizer)

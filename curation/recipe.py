@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from decontam.items import MISSION_TASKS
+
 
 def default_filters() -> dict:
     return {
@@ -56,6 +58,19 @@ class DedupSection:
 
 
 @dataclass
+class DecontamSection:
+    enabled: bool = False
+    benchmarks: list = field(default_factory=lambda: list(MISSION_TASKS))
+    benchmark_dir: str | None = None   # BDIR/<task>.jsonl[.gz]|.parquet; default: lm-eval's tasks via the HF cache
+    ngram: int = 8
+    threshold: float = 0.5
+    mode: str = "remove"               # remove | flag
+    semantic: bool = False             # also flag likely paraphrases by embedding similarity (report only)
+    semantic_threshold: float = 0.9
+    semantic_model: str | None = None  # a local sentence-transformers folder; default all-MiniLM-L6-v2 (packaged)
+
+
+@dataclass
 class ExecutorSection:
     type: str = "local"           # local | slurm | ray
     tasks: int | None = None      # default: one task per input file, at most max_tasks
@@ -74,6 +89,7 @@ class CurationRecipe:
     input: InputSection = field(default_factory=InputSection)
     filters: dict = field(default_factory=default_filters)   # ordered: name -> options
     dedup: DedupSection = field(default_factory=DedupSection)
+    decontam: DecontamSection = field(default_factory=DecontamSection)   # runs after the filters, before dedup
     executor: ExecutorSection = field(default_factory=ExecutorSection)
     card: CardSection = field(default_factory=CardSection)
     tokenizer: str | None = None  # HF tokenizer folder or tokenizer.json for token counts

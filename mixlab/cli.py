@@ -2,6 +2,7 @@
 
     mixlab --help
     mixlab curate data/raw/*.jsonl hf_dump/ --output runs/sft-mix --recipe configs/curation/sft.yaml
+    mixlab decontam runs/sft-mix --output runs/sft-clean [--benchmark-dir BDIR]
     mixlab card runs/sft-mix [--html]
     mixlab demo [--output runs/demo]
 """
@@ -13,7 +14,8 @@ import os
 import shlex
 import sys
 
-USER_ERRORS = ("InputError", "RecipeError", "OutputConflict", "CountsMismatch", "FileNotFoundError")
+USER_ERRORS = ("InputError", "RecipeError", "OutputConflict", "CountsMismatch", "FileNotFoundError",
+               "BenchmarkUnavailable")
 
 
 def add_curate(sub) -> None:
@@ -32,6 +34,36 @@ def add_curate(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field, e.g. --set dedup.minhash.threshold=0.8 (repeatable)")
     p.set_defaults(handler=run_curate)
+
+
+def add_decontam(sub) -> None:
+    from decontam.items import MISSION_TASKS
+
+    p = sub.add_parser("decontam", help="remove (or flag) records containing benchmark test items",
+                       description="Match every turn of every record against the items lm-eval scores (n-gram "
+                       "coverage, Tulu 3 rule) and write a curated folder plus DIR/report.json.")
+    p.add_argument("inputs", nargs="+", help="curated folders (their data/ is read) or any input `curate` accepts")
+    p.add_argument("--output", required=True, help="output folder (curated layout + report.json)")
+    p.add_argument("--benchmarks", default=",".join(MISSION_TASKS), help="comma-separated lm-eval tasks "
+                   "(default: the nine mission tasks)")
+    p.add_argument("--benchmark-dir", help="BDIR/<task>.jsonl[.gz]|.parquet with the HF fields lm-eval reads "
+                   "(default: lm-eval's task docs from the offline HF datasets cache)")
+    p.add_argument("--ngram", type=int, default=8, help="n-gram size (default 8)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="contaminated when shared n-grams cover more than this fraction of an item (default 0.5)")
+    p.add_argument("--mode", choices=("remove", "flag"), default="remove",
+                   help="remove: contaminated records go to removed/; flag: keep them with the match columns")
+    p.add_argument("--semantic", action="store_true",
+                   help="also flag likely paraphrases by embedding similarity (reported, never removed)")
+    p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
+    p.add_argument("--force", action="store_true", help="delete the output folder and start over")
+    p.set_defaults(handler=run_decontam)
+
+
+def run_decontam(args) -> int:
+    from decontam.run import main as decontam_main
+
+    return decontam_main(args)
 
 
 def add_card(sub) -> None:
@@ -99,7 +131,7 @@ def run_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_card, add_demo):
+    for add in (add_curate, add_decontam, add_card, add_demo):
         add(sub)
     return parser
 
