@@ -27,7 +27,7 @@ def kill_when(proc, condition, timeout=120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if condition():
-            os.kill(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole job, worker processes included
             proc.wait()
             return True
         time.sleep(0.05)
@@ -42,7 +42,8 @@ def test_sigkill_then_rerun_is_byte_identical(tmp_path, stage):
     subprocess.run(curate_cmd(inputs, reference), check=True, capture_output=True)
 
     completions = resumed / "logs" / stage / "completions"
-    proc = subprocess.Popen(curate_cmd(inputs, resumed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(curate_cmd(inputs, resumed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     killed = kill_when(proc, lambda: completions.is_dir() and any(completions.iterdir()))
     assert killed, f"the run finished before a {stage} task completed; nothing was interrupted"
     assert json.loads((resumed / "manifest.json").read_text())["status"] == "running"
