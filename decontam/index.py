@@ -172,6 +172,9 @@ class BenchmarkIndex:
         """Every item each record contaminates (overlap > threshold), in task then item order."""
         values, starts = self.encode(records)
         rec, item, cover_prompt, cover_gold = self.item_cover(values, starts)
+        out: list[list[Match]] = [[] for _ in records]
+        if not rec.size:
+            return out
         prompt_words, gold_words = self.item_prompt_words[item], self.item_gold_words[item]
         # only candidates that would pass with all their unchecked short segments present get those checked
         best_case = overlaps(cover_prompt + self.item_unchecked_prompt[item],
@@ -181,7 +184,6 @@ class BenchmarkIndex:
             a[keep] for a in (rec, item, cover_prompt, cover_gold, prompt_words, gold_words))
         short_prompt, short_gold = self.short_cover(values, starts, rec, item)
         overlap = overlaps(cover_prompt + short_prompt, cover_gold + short_gold, prompt_words, gold_words)
-        out: list[list[Match]] = [[] for _ in records]
         for i in np.flatnonzero(overlap > threshold).tolist():
             it = item[i]
             out[rec[i]].append(Match(self.tasks[self.item_task[it]], self.item_ids[it], float(overlap[i])))
@@ -205,21 +207,24 @@ class BenchmarkIndex:
         return values, np.searchsorted(word_offsets, record_offsets)
 
     def key_hits(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(word position, key index) of every run of a queried length whose hash is a key."""
-        positions, key_index = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+        """(word position, key index) of every run of a queried length whose hash is a key (one lookup for all)."""
+        queried = []
         runs = values
         for length in range(1, self.query_lengths[-1] + 1):
             if length > 1:
                 runs = runs[:-1] * ROLLING_PRIME + values[length - 1:]
             if length in self.query_lengths:
-                found_at, found_key = self.key_set.find(runs)
-                positions.append(found_at)
-                key_index.append(found_key)
-        return np.concatenate(positions), np.concatenate(key_index)
+                queried.append(runs)
+        found_at, key_index = self.key_set.find(np.concatenate(queried))
+        firsts = np.cumsum([0] + [len(runs) for runs in queried])  # where each length's runs begin
+        return found_at - firsts[np.searchsorted(firsts, found_at, side="right") - 1], key_index
 
     def item_cover(self, values: np.ndarray, starts: np.ndarray):
         """Per (record, candidate item), sorted: record, item, covered prompt words, covered gold words."""
         positions, key_index = self.key_hits(values)
+        if not positions.size:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty.astype(np.float64), empty.astype(np.float64)
         rec = np.searchsorted(starts, positions, side="right") - 1
         n_keys, n_units, n_items = len(self.keys), len(self.unit_seg), len(self.item_ids)
         pairs = sorted_unique(rec * n_keys + key_index)
@@ -229,9 +234,6 @@ class BenchmarkIndex:
         posting = np.arange(counts.sum()) + np.repeat(first - (np.cumsum(counts) - counts), counts)
         # units are numbered by (segment, start) and segments by item: sorted pairs come grouped by record and item
         pairs = sorted_unique(np.repeat(rec, counts) * n_units + self.post_unit[posting])
-        if not pairs.size:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty.astype(np.float64), empty.astype(np.float64)
         rec, unit = pairs // n_units, pairs % n_units
         seg, start, length = self.unit_seg[unit], self.unit_start[unit], self.unit_len[unit]
         # the words a hit unit adds to its segment's cover: up to the next hit unit of the same segment
