@@ -110,6 +110,9 @@ class BenchmarkIndex:
         n_items = len(item_ids)
         long = self.seg_len >= ngram
         has_long = np.bincount(self.seg_item[long], minlength=n_items) > 0
+        # an item made only of short segments matches on whole containment: every prompt segment must be present
+        # (partial cover of e.g. "-4 + (-3) =" / "7" / "1" by ordinary arithmetic text is not contamination)
+        self.whole_containment = ~has_long
         gold, words = self.seg_gold, self.seg_len.astype(np.float64)
         self.item_prompt_words = np.bincount(self.seg_item, weights=words * ~gold, minlength=n_items)
         self.item_gold_words = np.bincount(self.seg_item, weights=words * gold, minlength=n_items)
@@ -184,6 +187,8 @@ class BenchmarkIndex:
             a[keep] for a in (rec, item, cover_prompt, cover_gold, prompt_words, gold_words))
         short_prompt, short_gold = self.short_cover(values, starts, rec, item)
         overlap = overlaps(cover_prompt + short_prompt, cover_gold + short_gold, prompt_words, gold_words)
+        partial = self.whole_containment[item] & (cover_prompt + short_prompt < prompt_words)
+        overlap[partial] = 0.0
         for i in np.flatnonzero(overlap > threshold).tolist():
             it = item[i]
             out[rec[i]].append(Match(self.tasks[self.item_task[it]], self.item_ids[it], float(overlap[i])))

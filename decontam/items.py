@@ -19,6 +19,6 @@ MISSION_TASKS = ("mmlu", "hellaswag", "arc_challenge", "winogrande", "piqa", "gs
 @dataclass(frozen=True)
 class BenchmarkItem:
     task: str                   # the requested lm-eval task name ("mmlu" for every mmlu_* subtask)
-    item_id: str                # the doc's own id (arc id, csqa id, humaneval task_id, ifeval key) else "<subtask>/<index>"
+    item_id: str                # the doc's own id (arc, csqa, humaneval task_id, ifeval key) else "<subtask>/<index>"
     prompt: tuple[str, ...]     # segments shown to the model, each non-empty
     gold: tuple[str, ...] = ()  # reference answer segments (may repeat a prompt segment for multiple choice)

@@ -136,7 +136,7 @@ CONTAINED = {  # name: (turns, task, expected overlap)
                                    f"```python\n{HUMANEVAL_SOLUTION}```"], "humaneval", 1.0),
     "ifeval_embedded": ([f"You are helpful. {IFEVAL} Thanks!", "Here is my summary."], "ifeval", 1.0),
     # whole-run containment: question (5) + option 56 (1): prompt 6/9, prompt + gold 7/10
-    "csqa_short_item": (["What is 7 times 8? I think it's 56."], "commonsense_qa", 7 / 10),
+    "csqa_short_item": (["What is 7 times 8? (1) 64 (2) 58 (3) 56 (4) 54", "It is 56."], "commonsense_qa", 1.0),
 }
 
 
@@ -160,7 +160,8 @@ NEAR_MISSES = {  # name: (turns, best overlap with threshold 0: what the record 
     "ifeval_common_phrase": (["Please highlight at least 3 sections that has titles in markdown format in your "
                               "essay about dogs."], 11 / 39),
     # the short item's option "56" alone: gold counts it twice, 2 of 10 words
-    "csqa_option_only": (["I ate 56 grapes."], 2 / 10),
+    "csqa_option_only": (["I ate 56 grapes."], 0.0),
+    "csqa_question_without_options": (["What is 7 times 8? I think it's 56."], 0.0),  # short items: whole only
     "csqa_other_numbers": (["What is 7 times 9? It is 63."], 0.0),
     "unrelated": (["How do plants make their food?", "Through photosynthesis in their leaves."], 0.0),
 }
@@ -217,6 +218,8 @@ def reference_overlaps(items: dict[str, list[BenchmarkItem]], texts: list[str], 
                     cover[gold] += len(seg)
             if any(len(seg) >= n for seg, _ in segments) and not long_hit:
                 continue  # an item with a long segment is a candidate only through one of its n-grams
+            if all(len(seg) < n for seg, _ in segments) and cover[0] < total[0]:
+                continue  # an item of short segments only matches when every prompt segment is present
             prompt = cover[0] / total[0] if total[0] else 0.0
             overlap = max(prompt, sum(cover) / max(sum(total), 1))
             if overlap > 0:
@@ -392,3 +395,14 @@ def test_card_section():
     assert [line for line in examples if line.startswith("| mmlu")] == [  # top 3 of 4 by overlap
         "| mmlu | `r9` | `m1` | 0.95 |", "| mmlu | `r1` | `m1` | 0.90 |", "| mmlu | `r3` | `m2` | 0.80 |"]
     assert len(examples) == 3 + 3 + 1
+
+
+def test_report_counts_each_records_best_match_only():
+    hits = [{"id": "r1", "source": "s", "task": "mmlu", "item_id": "moral/1", "overlap": 1.0},
+            {"id": "r1", "source": "s", "task": "mmlu", "item_id": "moral/2", "overlap": 0.6},   # shared boilerplate
+            {"id": "r2", "source": "s", "task": "gsm8k", "item_id": "g/1", "overlap": 0.9},
+            {"id": "r2", "source": "s", "task": "gsm8k", "item_id": "g/2", "overlap": 0.9}]   # two items, both whole
+    report = build_report(hits, records_in=10, records_removed=2, items_per_task={"mmlu": 100, "gsm8k": 50})
+    assert report["benchmarks"]["mmlu"] == {"items": 100, "items_hit": 1, "items_hit_pct": 1.0, "records_hit": 1}
+    assert report["benchmarks"]["gsm8k"] == {"items": 50, "items_hit": 2, "items_hit_pct": 4.0, "records_hit": 1}
+    assert report["contaminated_benchmarks"] == ["gsm8k"]

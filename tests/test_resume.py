@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from curation.demo_corpus import write_demo_corpus
 
 pytestmark = pytest.mark.slow
