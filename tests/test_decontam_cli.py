@@ -105,3 +105,27 @@ def test_missing_benchmark_file_is_a_clear_error(setup, tmp_path, capsys):
                      "--benchmark-dir", str(bdir)])
     assert code == 2
     assert "piqa" in capsys.readouterr().err
+
+
+def test_semantic_pass_flags_a_paraphrase_without_removing_it(tmp_path):
+    bdir = tmp_path / "bench"
+    bdir.mkdir()
+    (bdir / "gsm8k.jsonl").write_text("".join(json.dumps(r) + "\n" for r in GSM8K))
+    paraphrase = ("In April Natalia sold 48 clips to friends; in May she sold half that number. What is the total "
+                  "number of clips she sold over the two months?")
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text(json.dumps(chat(paraphrase, "She sold 72 clips.")) + "\n"
+                   + json.dumps(chat("A shop sells 48 pencils in April and a third as many in June. How many "
+                                     "pencils in total?", "It sells 64 pencils.")) + "\n")
+    out = tmp_path / "out"
+    assert cli_main(["decontam", str(raw), "--output", str(out), "--benchmarks", "gsm8k", "--benchmark-dir",
+                     str(bdir), "--semantic", "--workers", "1"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["records_removed"] == 0                       # n-gram rule: a paraphrase is not a copy
+    semantic = report["semantic"]
+    assert semantic["records_checked"] == 2 and semantic["records_flagged"] == 1
+    flag = semantic["examples"][0]
+    assert flag["task"] == "gsm8k" and flag["cosine"] >= 0.9
+    kept = pl.read_parquet(f"{out}/data/sft/*.parquet")
+    assert len(kept) == 2
+    assert kept.filter(pl.col("id") == flag["id"])["messages"][0][0]["content"] == paraphrase
