@@ -128,10 +128,16 @@ def run_demo(args) -> int:
     return demo(args.output, records=args.records, seed=args.seed, workers=args.workers)
 
 
+def add_train(sub) -> None:
+    from train.cli import add_train as add_train_parsers
+
+    add_train_parsers(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_decontam, add_card, add_demo):
+    for add in (add_curate, add_decontam, add_card, add_demo, add_train):
         add(sub)
     return parser
 
