@@ -80,11 +80,12 @@ def add_card(sub) -> None:
 def add_demo(sub) -> None:
     p = sub.add_parser("demo", help="generate the embedded demo corpus and run the pipeline on it (CPU)",
                        description="Write a seeded demo corpus (several formats, planted problems), curate it, "
-                       "and print where the card is and the reconciled counts.")
+                       "print where the card is and the reconciled counts, then train a tiny SFT and DPO model on it.")
     p.add_argument("--output", default="runs/demo", help="demo folder (default: runs/demo)")
     p.add_argument("--records", type=int, default=3000, help="corpus size (default: 3000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
+    p.add_argument("--skip-train", action="store_true", help="stop after curation (no tiny SFT/DPO)")
     p.set_defaults(handler=run_demo)
 
 
@@ -125,7 +126,7 @@ def run_card(args) -> int:
 def run_demo(args) -> int:
     from curation.demo import run_demo as demo
 
-    return demo(args.output, records=args.records, seed=args.seed, workers=args.workers)
+    return demo(args.output, records=args.records, seed=args.seed, workers=args.workers, skip_train=args.skip_train)
 
 
 def add_train(sub) -> None:
