@@ -133,7 +133,7 @@ class BenchmarkIndex:
         seg_item, seg_len, seg_gold, item_task, item_ids = [], [], [], [], []
         for task_index, task in enumerate(items):
             for item in items[task]:
-                for gold, text in [(False, s) for s in item.prompt] + [(True, s) for s in item.gold]:
+                for gold, text in indexable_segments(item, ngram):
                     piece = normalised_bytes(text)
                     n_words = len(piece.split())
                     if n_words:
@@ -281,6 +281,25 @@ class BenchmarkIndex:
         gold = self.seg_gold[seg]
         return (np.bincount(owner, weights=covered * ~gold, minlength=len(item)),
                 np.bincount(owner, weights=covered * gold, minlength=len(item)))
+
+
+MIN_SHORT_ITEM_LETTER_WORDS = 3
+
+
+def indexable_segments(item: BenchmarkItem, ngram: int) -> list[tuple[bool, str]]:
+    """(is_gold, text) of the item's segments; none for an item too bare to attribute a match to.
+
+    An item made only of short segments matches on whole containment, and after normalisation an arithmetic item
+    such as "−4 + (−3) =" / "−7" / "−1" / "1" / "7" is the word runs "4 3", "7", "1": text any maths answer holds.
+    Such an item needs at least MIN_SHORT_ITEM_LETTER_WORDS words with a letter to be matchable at all; it still
+    counts in its benchmark's item total."""
+    segments = [(False, s) for s in item.prompt] + [(True, s) for s in item.gold]
+    words = [normalised_bytes(text).split() for _, text in segments]
+    if all(len(w) < ngram for w in words):
+        letter_words = sum(1 for w in words[:len(item.prompt)] for word in w if not word.isdigit())
+        if letter_words < MIN_SHORT_ITEM_LETTER_WORDS:
+            return []
+    return segments
 
 
 def hash_in_chunks(pieces: list[bytes]) -> np.ndarray:

@@ -220,6 +220,9 @@ def reference_overlaps(items: dict[str, list[BenchmarkItem]], texts: list[str], 
                 continue  # an item with a long segment is a candidate only through one of its n-grams
             if all(len(seg) < n for seg, _ in segments) and cover[0] < total[0]:
                 continue  # an item of short segments only matches when every prompt segment is present
+            if all(len(seg) < n for seg, _ in segments) and sum(
+                    not w.isdigit() for seg, gold in segments if not gold for w in seg) < 3:
+                continue  # too bare (fewer than 3 words with a letter) to attribute a match to
             prompt = cover[0] / total[0] if total[0] else 0.0
             overlap = max(prompt, sum(cover) / max(sum(total), 1))
             if overlap > 0:
@@ -406,3 +409,13 @@ def test_report_counts_each_records_best_match_only():
     assert report["benchmarks"]["mmlu"] == {"items": 100, "items_hit": 1, "items_hit_pct": 1.0, "records_hit": 1}
     assert report["benchmarks"]["gsm8k"] == {"items": 50, "items_hit": 2, "items_hit_pct": 4.0, "records_hit": 1}
     assert report["contaminated_benchmarks"] == ["gsm8k"]
+
+
+def test_bare_arithmetic_items_are_not_matchable():
+    bare = BenchmarkItem("mmlu", "bare", ("−4 +  ( −3 )=", "−7", "−1", "1", "7"), ("−7",))
+    worded = BenchmarkItem("mmlu", "worded", ("Which statement is false?", "3 < 5", "5 > 3", "−5 > −3"), ("−5 > −3",))
+    index = BenchmarkIndex.build({"mmlu": [bare, worded]}, ngram=8)
+    assert index.items_per_task == {"mmlu": 2}
+    assert index.match(["Add 4 3 then take 7 away: 7 - 1 = 6, so 1 remains."]) is None
+    copied = ["Which statement is false? 3 < 5, 5 > 3 or -5 > -3?", "-5 > -3"]
+    assert index.match(copied) == Match("mmlu", "worded", 1.0)
