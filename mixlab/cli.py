@@ -5,6 +5,7 @@
     mixlab decontam runs/sft-mix --output runs/sft-clean [--benchmark-dir BDIR]
     mixlab card runs/sft-mix [--html]
     mixlab demo [--output runs/demo]
+    mixlab plan --config configs/qwen3-4b/sft.yaml --gpus 4 --gpu h100
 """
 
 from __future__ import annotations
@@ -135,10 +136,16 @@ def add_train(sub) -> None:
     add_train_parsers(sub)
 
 
+def add_plan(sub) -> None:
+    from train.plan import add_plan as add_plan_parser
+
+    add_plan_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_decontam, add_card, add_demo, add_train):
+    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan):
         add(sub)
     return parser
 
