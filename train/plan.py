@@ -222,7 +222,7 @@ def add_plan(sub) -> None:
     p.add_argument("--gpus", type=int, help="number of GPUs (default: the recipe's num_gpus)")
     p.add_argument("--gpu", choices=sorted(PEAK_BF16_TFLOPS), default="h100", help="GPU type (default h100)")
     p.add_argument("--tokens-per-sec", type=float, help="measured tokens/s per GPU (default: bench/RESULTS.md, "
-                   f"else {ASSUMED_MFU:.0%} MFU)")
+                   f"else {ASSUMED_MFU * 100:.0f}%% MFU)")
     p.add_argument("--budget-hours", type=float, default=24.0, help="wall-time budget (default 24)")
     p.add_argument("--sample", type=int, help="tokenize only N rows of the mix and extrapolate")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
