@@ -6,6 +6,7 @@
     mixlab card runs/sft-mix [--html]
     mixlab demo [--output runs/demo]
     mixlab plan --config configs/qwen3-4b/sft.yaml --gpus 4 --gpu h100
+    mixlab verify rollouts.jsonl --output scored.parquet
 """
 
 from __future__ import annotations
@@ -142,10 +143,16 @@ def add_plan(sub) -> None:
     add_plan_parser(sub)
 
 
+def add_verify(sub) -> None:
+    from mixlab.verifiers.cli import add_verify as add_verify_parser
+
+    add_verify_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan):
+    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify):
         add(sub)
     return parser
 
