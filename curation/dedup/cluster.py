@@ -80,16 +80,16 @@ class DedupClusterer(PipelineStep):
             node_of = dict(zip(offsets["rank"].to_list(), offsets["node"].to_list()))
             order = keys["order"].to_numpy()
             ids = keys["id"].to_list()
-            exact_keeper = self.exact_keepers(keys, order)
+            exact_keeper = self.exact_keepers(keys)
             near = UnionFind(len(keys))
             for f1, d1, f2, d2 in self.candidate_pairs():
                 a, b = int(exact_keeper[node_of[f1] + d1]), int(exact_keeper[node_of[f2] + d2])
                 if a != b and np.mean(sigs[a] == sigs[b]) >= self.threshold:
                     near.union(a, b)
-            decisions, sizes = self.decide(keys, order, ids, exact_keeper, near)
-            self.write(decisions, sizes)
+            decisions, sizes = self.decide(order, ids, exact_keeper, near)
+            self.write(keys, decisions, sizes)
 
-    def exact_keepers(self, keys: pl.DataFrame, order: np.ndarray) -> np.ndarray:
+    def exact_keepers(self, keys: pl.DataFrame) -> np.ndarray:
         """node -> the earliest node with the same exact key (itself when unique or exact dedup is off)."""
         keeper = np.arange(len(keys))
         if not self.exact:
@@ -98,10 +98,10 @@ class DedupClusterer(PipelineStep):
         mapping = keys.join(first, on="exact", how="left").sort("node")["k"].to_numpy()
         return mapping.astype(np.int64)
 
-    def decide(self, keys, order, ids, exact_keeper, near):
-        """Per node: (removed_by, reason, dup_of) for every record that is not its group's earliest member."""
+    def decide(self, order, ids, exact_keeper, near) -> tuple[dict[int, tuple[str, str, str]], dict]:
+        """Per node: (removed_by, reason, dup_of) for every record that is not its group's earliest member; and the
+        cluster-size histograms with a few examples (work/dedup/clusters.json)."""
         decisions = {}
-        exact_sizes, near_sizes = Counter(), Counter()
         near_root_keeper: dict[int, int] = {}
         near_members: Counter = Counter()
         for node in np.argsort(order, kind="stable"):
@@ -115,14 +115,12 @@ class DedupClusterer(PipelineStep):
             first = near_root_keeper.setdefault(root, node)
             if first != node:
                 decisions[node] = ("dedup:minhash", "near_duplicate", ids[first])
-        exact_sizes.update(Counter(Counter(exact_keeper.tolist()).values()))
-        near_sizes.update(Counter(near_members.values()))
-        examples = self.examples(decisions, ids)
+        exact_sizes = Counter(Counter(exact_keeper.tolist()).values())
+        near_sizes = Counter(near_members.values())
         sizes = {"exact": {str(k): v for k, v in sorted(exact_sizes.items()) if k > 1},
                  "minhash": {str(k): v for k, v in sorted(near_sizes.items()) if k > 1},
-                 "examples": examples}
-        rows = keys.select("node", "rank", "idx")
-        return (rows.filter(pl.col("node").is_in(list(decisions))), decisions), sizes
+                 "examples": self.examples(decisions, ids)}
+        return decisions, sizes
 
     @staticmethod
     def examples(decisions: dict, ids: list[str]) -> list[dict]:
@@ -136,8 +134,8 @@ class DedupClusterer(PipelineStep):
         return [{"removed_by": rb, "kept": kept, "removed": removed[:MAX_EXAMPLES]}
                 for (rb, kept), removed in groups.items()]
 
-    def write(self, decided, sizes: dict):
-        rows, decisions = decided
+    def write(self, keys: pl.DataFrame, decisions: dict, sizes: dict):
+        rows = keys.select("node", "rank", "idx").filter(pl.col("node").is_in(list(decisions)))
         for rank in range(self.prepare_tasks):
             mine = rows.filter(pl.col("rank") == rank).sort("idx")
             nodes = mine["node"].to_list()
