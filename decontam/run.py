@@ -15,7 +15,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import polars as pl
+import pyarrow.parquet as pq
 
 from curation.recipe import CurationRecipe, DecontamSection, DedupSection, ExactDedupSection, MinhashSection
 from curation.writers import RemovedWriter
@@ -54,17 +54,9 @@ def decontam_filter(section: DecontamSection, out: Path):
                                  hits_dir=str(work_dir(out) / "hits"), exclusion_writer=writer)
 
 
-def count_rows(pattern: str, where=None) -> int:
-    try:
-        frame = pl.scan_parquet(pattern)
-    except (FileNotFoundError, OSError):
-        return 0
-    if where is not None:
-        frame = frame.filter(where)
-    try:
-        return frame.select(pl.len()).collect().item()
-    except (FileNotFoundError, pl.exceptions.ComputeError):
-        return 0
+def removed_by_decontam(out: Path) -> int:
+    """Rows the step's own exclusion writer wrote (removed/decontam-<rank>.parquet), from the parquet footers."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in (out / "removed").glob("decontam-*.parquet"))
 
 
 def write_report(section: DecontamSection, out: Path) -> dict:
@@ -75,7 +67,7 @@ def write_report(section: DecontamSection, out: Path) -> dict:
     out = Path(out)
     hits = read_hits(work_dir(out) / "hits")
     records_in = sum(sum(json.loads(p.read_text()).values()) for p in (out / "work" / "counts").glob("*.json"))
-    removed = count_rows(str(out / "removed" / "*.parquet"), pl.col("removed_by") == "decontam")
+    removed = removed_by_decontam(out)
     index = BenchmarkIndex.load(work_dir(out) / INDEX_NAME)
     report = build_report(hits, records_in, removed, index.items_per_task)
     if section.semantic:
