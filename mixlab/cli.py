@@ -149,10 +149,16 @@ def add_verify(sub) -> None:
     add_verify_parser(sub)
 
 
+def add_synth(sub) -> None:
+    from synth.cli import add_synth as add_synth_parser
+
+    add_synth_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify):
+    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth):
         add(sub)
     return parser
 
