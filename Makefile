@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	if ! command -v nvidia-smi >/dev/null 2>&1; then \
 		$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"; fi
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m mixlab.verifiers.punkt_tab  # NLTK punkt_tab for lm-eval's IFEval, offline (also lazy on use)
 	touch $(STAMP)
 
 demo: $(STAMP)
