@@ -155,10 +155,17 @@ def add_synth(sub) -> None:
     add_synth_parser(sub)
 
 
+def add_eval(sub) -> None:
+    from eval.cli import add_eval as add_eval_parser
+
+    add_eval_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth):
+    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth,
+                add_eval):
         add(sub)
     return parser
 
