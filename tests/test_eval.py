@@ -210,6 +210,43 @@ def test_missing_benchmarks_fail_before_the_model_loads_naming_the_data(models, 
     assert not (tmp_path / "b").exists()
 
 
+@pytest.fixture
+def datasets_cache(tmp_path, monkeypatch):
+    """An offline HF datasets cache holding openai/gsm8k (config main) as a networked load_dataset leaves it."""
+    import datasets
+    import huggingface_hub.constants
+    from datasets.packaged_modules.json.json import Json
+
+    cache = tmp_path / "datasets"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    files = {}
+    for split in ("train", "test"):
+        files[split] = str(tmp_path / f"gsm8k_{split}.jsonl")
+        (tmp_path / f"gsm8k_{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in GSM8K))
+    Json(dataset_name="gsm8k", config_name="main", hash="0123456789abcdef", data_files=files).download_and_prepare()
+    [config_dir] = (cache / "gsm8k").iterdir()
+    config_dir.rename(cache / "gsm8k" / "main")
+    (cache / "gsm8k").rename(cache / "openai___gsm8k")
+    return cache
+
+
+def test_default_path_runs_lm_evals_task_from_the_offline_cache(models, datasets_cache, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", str(models / "sft"), "--output", str(out), "--tasks", "gsm8k", "--limit", "1",
+                 "--set", "tasks.gsm8k.max_gen_toks=4", "--set", "tasks.gsm8k.num_fewshot=2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["gsm8k"]) == ["exact_match,flexible-extract", "exact_match,strict-match", "stderr", "n",
+                                      "num_fewshot"]
+    assert (summary["gsm8k"]["n"], summary["gsm8k"]["num_fewshot"]) == (1, 2)
+    [sample, _] = read_samples(out / "samples" / "gsm8k.jsonl")  # one doc, two filters
+    [[prompt, _]] = sample["arguments"]
+    assert prompt.count("<|im_start|>user\n") == 3  # 2 shots from the cached train split + the test doc
+    assert json.loads((out / "results.json").read_text())["configs"]["gsm8k"]["dataset_path"] == "openai/gsm8k"
+
+
 def test_humaneval_by_name_needs_allow_code_exec(models, bdir, tmp_path, capsys):
     code, _, err = run_cli(["eval", str(models / "sft"), "--output", str(tmp_path), "--tasks", "humaneval",
                             "--benchmark-dir", str(bdir)], capsys)
