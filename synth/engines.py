@@ -115,6 +115,23 @@ class VLLMEngine:
         return [[choice.text for choice in out.outputs] for out in outputs]
 
 
+def gumbel_sampler(temperature: float):
+    """A logits processor after which greedy decoding samples from softmax(logits / temperature).
+
+    The Gumbel-max trick: argmax(logits / T + Gumbel noise) is an exact sample, drawn without torch.multinomial,
+    which takes ~100 ms per step over a 150k vocabulary on CPU."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class GumbelSampler(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            # argmax(logits / T - log E), E ~ Exp(1): the same draw as Gumbel noise, one log fewer
+            noise = torch.empty_like(scores, dtype=torch.float32).exponential_()
+            return scores.float() / temperature - noise.log_()
+
+    return GumbelSampler()
+
+
 class HFEngine:
     """transformers `generate` over length-sorted, left-padded batches; on GPU: bf16, static KV cache, compiled."""
 
@@ -164,10 +181,10 @@ class HFEngine:
         input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in batch_ids], device=self.device)
         attention = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch_ids], device=self.device)
         torch.manual_seed(seed)
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 \
-            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        processors = [gumbel_sampler(temperature)] if temperature > 0 else []
         cache = {"cache_implementation": "static"} if self.static_cache else {}
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,
-                                      eos_token_id=self.stop_ids, pad_token_id=pad, **sampling, **cache)
+                                      eos_token_id=self.stop_ids, pad_token_id=pad, do_sample=False,
+                                      temperature=None, top_p=None, top_k=None, logits_processor=processors, **cache)
         return self.tokenizer.batch_decode(out[:rows, width:], skip_special_tokens=True)

@@ -43,8 +43,10 @@ def describe(index: int, result: ChunkResult) -> str:
 
 
 def synth(settings: Settings, inputs: list[str], output: str | Path, *, batch_size: int | None = None,
-          force: bool = False, command: str = "", progress=print) -> dict:
-    """Run (or resume) the task; returns the output folder's datacard."""
+          force: bool = False, command: str = "", progress=print, engine=None) -> dict:
+    """Run (or resume) the task; returns the output folder's datacard.
+
+    `engine`: an engine already loaded (reused across runs); by default one is built when a chunk needs it."""
     module = task_module(settings.task)
     if settings.chunk_size < 1 or settings.n < 1:
         raise ValueError("--chunk-size and --n must be at least 1")
@@ -53,7 +55,7 @@ def synth(settings: Settings, inputs: list[str], output: str | Path, *, batch_si
         shutil.rmtree(out)
     manifest = RunManifest.for_run(out, command=command, recipe=settings.as_dict(), inputs=input_files(inputs))
     manifest.claim()
-    done, engine = done_chunks(out), None
+    done = done_chunks(out)
     for index, chunk in enumerate(chunked(iter_records(inputs, out, module.PREFER_RL), settings.chunk_size)):
         if index in done:
             continue
