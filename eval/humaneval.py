@@ -58,9 +58,9 @@ def pass_at_1_instruct(doc: dict, results: list[str]) -> dict:
 
 
 def run_tests(doc: dict, program: str) -> float:
-    """1.0 when `program` passes the doc's tests in the sandbox (the user allowed code execution to get here)."""
+    """1.0 when `program` (it already holds the prompt) passes the doc's tests in the sandbox; the task only runs
+    when the user allowed code execution."""
     from mixlab.verifiers import verify
 
-    spec = {"name": "code", "prompt": doc["prompt"], "test": doc["test"], "entry_point": doc["entry_point"],
-            "timeout": TIMEOUT_S}
+    spec = {"name": "code", "prompt": "", "test": doc["test"], "entry_point": doc["entry_point"], "timeout": TIMEOUT_S}
     return float(verify(spec, program, allow_code_exec=True).score)

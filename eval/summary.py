@@ -102,6 +102,9 @@ def write_report(path: Path, summary: dict, settings: dict) -> None:
     ]
     for task, why in settings["skipped"].items():
         lines += [f"> **{task} SKIPPED**: {why}.", ""]
+    if "humaneval" in summary:
+        lines += ["> humaneval: lm-eval's prompts and programs; the tests run in mixlab's sandbox (the `code` "
+                  "verifier) instead of `evaluate`'s code_eval.", ""]
     lines += ["| task | metric | score (%) | ± stderr | docs | shots | max new tokens |",
               "|---|---|---:|---:|---:|---:|---:|"]
     for task, entry in summary.items():

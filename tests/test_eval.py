@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from eval.checkpoint import decide_chat_template
+from eval.humaneval import code_verifier_available
 from mixlab.cli import main
 
 GSM8K = [
@@ -310,3 +311,29 @@ def test_compare_real_runs_into_a_folder(sft_run, base_run, tmp_path, capsys):
 def test_compare_of_a_folder_without_summary_is_a_clear_error(tmp_path, capsys):
     code, _, err = run_cli(["eval", "compare", str(tmp_path)], capsys)
     assert code == 2 and "summary.json: not an eval output folder" in err
+
+
+needs_code_verifier = pytest.mark.skipif(not code_verifier_available(), reason="mixlab's `code` verifier is not here")
+
+
+@needs_code_verifier
+def test_humaneval_programs_are_lm_evals_and_run_in_the_sandbox():
+    from eval.humaneval import pass_at_1, pass_at_1_instruct
+
+    add = HUMANEVAL[0]
+    assert pass_at_1(add, [add["canonical_solution"]]) == {"pass@1": 1.0}
+    assert pass_at_1(add, ["    return a - b\n"]) == {"pass@1": 0.0}
+    # chat form: the answer continues the prompt inside a ```python block; the closing fence ends the completion
+    assert pass_at_1_instruct(add, ["    return a + b\n```\nThis adds a and b."]) == {"pass@1": 1.0}
+    assert pass_at_1(add, ["    return a + b\n```\nThis adds a and b."]) == {"pass@1": 0.0}  # not cut: bad syntax
+
+
+@needs_code_verifier
+def test_humaneval_runs_with_allow_code_exec(models, bdir, tmp_path):
+    assert main(["eval", str(models / "sft"), "--output", str(tmp_path), "--tasks", "humaneval", "--allow-code-exec",
+                 "--benchmark-dir", str(bdir), "--set", "tasks.humaneval.max_gen_toks=4"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["humaneval"]["pass@1"] == 0.0 and summary["humaneval"]["n"] == 2  # a random model fails
+    samples = read_samples(tmp_path / "samples" / "humaneval.jsonl")
+    assert [s["pass@1"] for s in samples] == [0.0, 0.0]
+    assert "in mixlab's sandbox" in (tmp_path / "report.md").read_text()
