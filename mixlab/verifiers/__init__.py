@@ -48,6 +48,7 @@ def verify(verifier: dict, response: str, *, allow_code_exec: bool = False) -> R
 
 
 # the built-in verifiers register themselves on import
+from mixlab.verifiers import code as _code  # noqa: E402, F401
 from mixlab.verifiers import format as _format  # noqa: E402, F401
 from mixlab.verifiers import ifeval as _ifeval  # noqa: E402, F401
 from mixlab.verifiers import math as _math  # noqa: E402, F401

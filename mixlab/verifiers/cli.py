@@ -131,12 +131,24 @@ def write_rows(rows, path: Path) -> None:
             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
+def sandbox_isolation() -> str:
+    """The code sandbox's active isolation level and what it enforces (probing the host on first use)."""
+    from mixlab.verifiers.sandbox import SandboxUnavailable, describe_isolation
+
+    try:
+        return describe_isolation()
+    except SandboxUnavailable as err:
+        raise InputError(f"--allow-code-exec: {err}") from None
+
+
 def run_verify(args) -> int:
     source, target = Path(args.input), Path(args.output)
     check_suffix(source)
     check_suffix(target)
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such file")
+    if args.allow_code_exec:
+        print(f"code execution allowed, in the sandbox: {sandbox_isolation()}")
     reader = verify_parquet if source.suffix == ".parquet" else verify_jsonl
     scored = reader(source, args.allow_code_exec)
     write_rows(scored, target)
