@@ -213,8 +213,8 @@ def wrapper_command(level: str, run_dir: Path, work: Path, uid: int | None) -> l
     if level == "unshare":
         inner = os.getuid() if uid is None else uid
         inner_gid = os.getgid() if uid is None else uid
-        return ["unshare", "--user", f"--map-user={inner}", f"--map-group={inner_gid}", "--net", "--pid", "--fork",
-                "--kill-child", "--mount-proc", "--ipc", "--uts"]
+        return [shutil.which("unshare"), "--user", f"--map-user={inner}", f"--map-group={inner_gid}", "--net",
+                "--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts"]
     return []
 
 
@@ -273,7 +273,12 @@ def launch(run_dir: Path, level: str, uid: int | None, *, timeout: float, memory
     command = [*wrapper_command(level, run_dir, work, uid), python, "-I", "-S", "-B", "-X", "utf8",
                str(run_dir / "runner.py"), "supervise", json.dumps(config)]
     env = {"PATH": SAFE_PATH, "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8"}
-    identity = {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
+    identity = {}
+    if uid is not None and shutil.which("setpriv"):
+        # Popen(user=...) forks the whole caller (slow from a multi-GB trainer); without it Popen uses vfork
+        command = [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *command]
+    elif uid is not None:
+        identity = {"user": uid, "group": uid, "extra_groups": []}
     started = time.monotonic()
     try:
         with open(run_dir / "stdout", "wb") as out, open(run_dir / "stderr", "wb") as err:
