@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
-from trl import SFTTrainer
+from trl import SFTConfig, SFTTrainer
 
 from train.config import RunConfig, load_run_config
 from train.data import build_mix, format_mix
@@ -55,7 +55,11 @@ def tokenizer_for(cfg: RunConfig):
 
 def model_for(cfg: RunConfig, tokenizer):
     """Load (or init) the model ourselves so a config.json works; TRL then gets an instance, not a name."""
-    return load_model(cfg.run.model_name_or_path, tokenizer, cfg.model_init_kwargs, seed=cfg.args.seed)
+    # TRL's SFT collator passes cu_seq_lens for padding-free rows; other trainers' collators do not
+    padding_free = isinstance(cfg.args, SFTConfig) and (cfg.args.padding_free or (
+        cfg.args.packing and cfg.args.packing_strategy in {"bfd", "bfd_split"}))
+    return load_model(cfg.run.model_name_or_path, tokenizer, cfg.model_init_kwargs, seed=cfg.args.seed,
+                      padding_free=padding_free)
 
 
 def build_trainer(cfg: RunConfig) -> tuple[MixlabSFTTrainer, dict]:
