@@ -10,6 +10,7 @@ switched off. Limits are small (1-3 s, <= 8 processes, <= 256 MB) so a bomb cann
 import ast
 import os
 import re
+import signal
 import socket
 import tempfile
 import threading
@@ -114,6 +115,17 @@ def test_infinite_loop_is_killed_with_all_its_processes(level):
     assert time.monotonic() - started < 5
     assert processes_of(result.run_id) == []
     assert not (Path(tempfile.gettempdir()) / result.run_id).exists()
+
+
+def test_cpu_time_limit_ends_a_busy_program():
+    # the program lowers its own RLIMIT_CPU to 1 s (the sandbox sets it to the timeout), then spins
+    program = ("import resource\n"
+               "resource.setrlimit(resource.RLIMIT_CPU, (1, 2))\n"
+               "while True:\n"
+               "    pass\n")
+    result = run_python(program, timeout=8)
+    assert (result.status, result.returncode) == ("timeout", -signal.SIGXCPU)
+    assert result.cpu_s > 0.5 and result.wall_s < 8
 
 
 @pytest.mark.parametrize("level", LEVELS)

@@ -18,8 +18,8 @@ Every run, whatever the level:
   leftovers can be found by uid. This needs an interpreter that uid can run: sys.executable, else /usr/bin/python3.
 - a Python guard (an audit hook installed before the program runs): refuses sockets, exec/spawn/system/Popen,
   signals to other processes, ctypes, gc introspection, and writes, renames, deletions or metadata changes
-  outside the working directory. A determined program can get past a Python-level hook; the levels below are
-  what stops it.
+  outside the working directory. A determined program can get past a Python-level hook (for instance by
+  writing a compiled extension into its working directory and importing it); the levels below are what stops it.
 
 Isolation levels (`isolation_level()` picks the strongest that works here; MIXLAB_SANDBOX_ISOLATION forces one):
 - "bwrap" (bubblewrap on PATH, or MIXLAB_BWRAP): new user, pid, net, ipc, uts and cgroup namespaces; the root
@@ -128,6 +128,7 @@ def sandbox_uid():
 
 _cache: dict = {}
 _cache_lock = threading.Lock()
+_probe_lock = threading.Lock()  # separate: probing runs the sandbox, which takes _cache_lock
 
 
 def sandbox_python() -> str:
@@ -165,14 +166,11 @@ def bwrap_path() -> str | None:
 
 
 def available_levels() -> tuple[str, ...]:
-    """The isolation levels that really work on this host, strongest first (probed once with a real run)."""
-    with _cache_lock:
-        if "levels" in _cache:
-            return _cache["levels"]
-    working = tuple(level for level in LEVELS if level == "rlimits" or probe(level))
-    with _cache_lock:
-        _cache["levels"] = working
-    return working
+    """The isolation levels that really work on this host, strongest first (probed once, each with a real run)."""
+    with _probe_lock:
+        if "levels" not in _cache:
+            _cache["levels"] = tuple(level for level in LEVELS if probe(level))
+        return _cache["levels"]
 
 
 def probe(level: str) -> bool:
@@ -181,7 +179,11 @@ def probe(level: str) -> bool:
     if level == "unshare" and not shutil.which("unshare"):
         return False
     result = run_python("print('sandbox ok')", timeout=20, memory_mb=256, isolation=level)
-    return result.status == "ok" and result.stdout.strip() == "sandbox ok"
+    works = result.status == "ok" and result.stdout.strip() == "sandbox ok"
+    if level == "rlimits" and not works:  # the baseline must work, or no code can be checked here
+        raise SandboxUnavailable(f"the code sandbox does not run on this host ({result.status}): "
+                                 f"{result.stderr.strip()[-500:]}")
+    return works
 
 
 def isolation_level() -> str:
@@ -223,7 +225,7 @@ def wrapper_command(level: str, run_dir: Path, work: Path, uid: int | None) -> l
 
 def make_run_dir(source: str, uid: int | None) -> Path:
     """RUN/ (readable, not writable, by the sandbox) with runner.py and solution.py, and RUN/work/ (its cwd)."""
-    run_dir = Path(tempfile.mkdtemp(prefix="mixlab-sandbox-"))
+    run_dir = Path(tempfile.mkdtemp(prefix="mixlab-sandbox-", dir=run_base(uid)))
     run_dir.chmod(0o755)
     shutil.copyfile(RUNNER, run_dir / "runner.py")
     (run_dir / "solution.py").write_text(source, encoding="utf-8")
@@ -234,30 +236,37 @@ def make_run_dir(source: str, uid: int | None) -> Path:
     return run_dir
 
 
+def run_base(uid: int | None) -> str:
+    """Where run folders go: the temp dir, unless a throwaway uid could not reach it (then /tmp)."""
+    base = tempfile.gettempdir()
+    if uid is None:
+        return base
+    for candidate in (base, "/tmp"):
+        path = Path(candidate).resolve()
+        if all(os.stat(folder).st_mode & 0o001 for folder in (path, *path.parents)):
+            return str(path)
+    raise SandboxUnavailable(f"no temp folder the sandbox's throwaway uid can enter (TMPDIR={base})")
+
+
 def process_limit(level: str, uid: int | None, max_processes: int) -> int:
     """RLIMIT_NPROC for the program: its own budget where the count is per run, else the user's count plus it."""
     if uid is not None or level != "rlimits":
         return max_processes + PROCESS_OVERHEAD
-    return count_tasks(os.getuid()) + max_processes + PROCESS_OVERHEAD
+    return sum(tasks_of_uid(os.getuid()).values()) + max_processes + PROCESS_OVERHEAD
 
 
-def count_tasks(uid: int) -> int:
-    """Threads (what RLIMIT_NPROC counts) of all processes whose real uid is `uid`."""
-    total = 0
+def tasks_of_uid(uid: int) -> dict[int, int]:
+    """{pid: threads} of every process whose real uid is `uid` (RLIMIT_NPROC counts threads)."""
+    found = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            status = read_proc_status(entry)
-            if status.get("Uid", "").split()[:1] == [str(uid)]:
-                total += int(status.get("Threads", "1"))
-    return total
-
-
-def read_proc_status(pid: str) -> dict[str, str]:
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as handle:
-            return dict(line.split(":\t", 1) for line in handle.read().splitlines() if ":\t" in line)
-    except OSError:
-        return {}
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as handle:
+                status = dict(line.split(":\t", 1) for line in handle.read().splitlines() if ":\t" in line)
+        except (OSError, ValueError):
+            continue  # not a process, or gone meanwhile
+        if status.get("Uid", "").split()[:1] == [str(uid)]:
+            found[int(entry)] = int(status.get("Threads", "1"))
+    return found
 
 
 def launch(run_dir: Path, level: str, uid: int | None, *, timeout: float, memory_mb: int, max_processes: int,
@@ -296,7 +305,7 @@ def launch(run_dir: Path, level: str, uid: int | None, *, timeout: float, memory
         kill_leftovers(process.pid, uid)
     stdout, stderr = tail(run_dir / "stdout"), tail(run_dir / "stderr")
     capped = any((run_dir / name).stat().st_size >= max_output_bytes for name in ("stdout", "stderr"))
-    status, returncode = classify(report, stderr, hard_killed, capped)
+    status, returncode = classify(report, stderr, hard_killed, capped, config["limits"]["RLIMIT_CPU"])
     return SandboxResult(status=status, returncode=returncode, stdout=stdout, stderr=stderr, isolation=level,
                          wall_s=round(time.monotonic() - started, 4), cpu_s=(report or {}).get("cpu_s"),
                          run_id=run_dir.name)
@@ -306,7 +315,11 @@ def wait_or_kill(process: subprocess.Popen, limit: float) -> bool:
     """Wait for the sandbox; past `limit` kill its whole process group. True when it had to be killed."""
     deadline = time.monotonic() + limit
     try:
-        wait_for_exit(process.pid, limit)
+        with os.fdopen(os.pidfd_open(process.pid)) as pidfd:  # wakes at the exit; Popen.wait polls every 50 ms
+            select.select([pidfd], [], [], limit)
+    except (AttributeError, OSError):
+        pass
+    try:
         process.wait(timeout=max(0.01, deadline - time.monotonic()))
         return False
     except subprocess.TimeoutExpired:
@@ -318,32 +331,17 @@ def wait_or_kill(process: subprocess.Popen, limit: float) -> bool:
         return True
 
 
-def wait_for_exit(pid: int, limit: float) -> None:
-    """Block until `pid` exits or `limit` passes, woken at once by a pidfd (Popen.wait polls in sleeps of 50 ms)."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return
-    try:
-        select.select([pidfd], [], [], limit)
-    finally:
-        os.close(pidfd)
-
-
 def read_report(fd: int) -> dict | None:
     """The supervisor's JSON report, or None when it died before writing one (never blocks)."""
     os.set_blocking(fd, False)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    data = b""
     try:
-        return json.loads(b"".join(chunks)) if chunks else None
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass  # a leftover process still holds the pipe open
+    try:
+        return json.loads(data) if data else None
     except json.JSONDecodeError:
         return None
 
@@ -354,22 +352,20 @@ def kill_leftovers(pgid: int, uid: int | None) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if uid is None:
-        return
-    for _ in range(100):
-        pids = [entry for entry in os.listdir("/proc")
-                if entry.isdigit() and read_proc_status(entry).get("Uid", "").split()[:1] == [str(uid)]]
+    for _ in range(100 if uid is not None else 0):
+        pids = tasks_of_uid(uid)
         if not pids:
             return
         for pid in pids:
             try:
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         time.sleep(0.01)
 
 
-def classify(report: dict | None, stderr: str, hard_killed: bool, capped: bool) -> tuple[str, int | None]:
+def classify(report: dict | None, stderr: str, hard_killed: bool, capped: bool,
+             cpu_limit: int) -> tuple[str, int | None]:
     """(status, returncode) from the supervisor's report; `capped`: stdout or stderr reached RLIMIT_FSIZE."""
     if report is None:
         return ("timeout" if hard_killed else "error"), None
@@ -378,7 +374,7 @@ def classify(report: dict | None, stderr: str, hard_killed: bool, capped: bool) 
     code = report["returncode"]
     if code == 0:
         return "ok", code
-    if code in (-signal.SIGXCPU, -signal.SIGKILL) and report.get("cpu_s", 0) >= 1:
+    if code == -signal.SIGXCPU or (code == -signal.SIGKILL and report.get("cpu_s", 0) >= cpu_limit):
         return "timeout", code  # the CPU-time limit: SIGXCPU at the soft limit, SIGKILL at the hard one
     if code == -signal.SIGXFSZ or capped:
         return "output_limit", code  # Python ignores SIGXFSZ: the write fails with EFBIG instead
