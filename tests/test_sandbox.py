@@ -93,7 +93,11 @@ def test_program_runs_and_exit_status_decides(level):
     raised = run_python("def f():\n    raise ValueError('boom')\nf()", timeout=5, isolation=level)
     assert (raised.passed, raised.status, raised.returncode) == (False, "failed", 1)
     assert raised.stderr.splitlines()[-1] == "ValueError: boom" and "supervise" not in raised.stderr
+    assert ok.completed and not raised.completed
     assert run_python("import sys; sys.exit(3)", timeout=5, isolation=level).returncode == 3
+    for early_exit in ("import sys; sys.exit(0)\nprint('after')", "import os; os._exit(0)\nprint('after')"):
+        result = run_python(early_exit, timeout=5, isolation=level)
+        assert (result.status, result.completed, result.stdout) == ("ok", False, "")
     assert run_python("input()", timeout=5, isolation=level).status == "failed"  # stdin is closed: EOFError
 
 

@@ -95,6 +95,8 @@ def test_correct_solutions_pass(response):
     ("<think>" + fenced(FULL), "failed", ""),
     ("    while True:\n        pass\n", "timeout", ""),
     ("    import os\n    os.system('true')\n    return 6\n", "failed", "sandbox: os.system is not allowed"),
+    ("    return 0\n\nimport sys\nsys.exit(0)\n", "exited_early", ""),  # exit 0 before the tests run
+    ("    return 0\n\nimport os\nos._exit(0)\n", "exited_early", ""),
 ])
 def test_wrong_solutions_fail(response, status, message):
     result = verify({**SPEC, "timeout": 1}, response, allow_code_exec=True)

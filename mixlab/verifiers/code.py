@@ -9,8 +9,9 @@ The code is taken from the response after `<think>…</think>` is stripped: from
 text. The program is HumanEval's: code + test + `check(entry_point)`. When the code does not define the entry
 point (a body-only completion) it is appended to the prompt; when it does, the prompt still goes first if it is
 valid Python on its own, so the imports and helper functions the prompt declares exist (the completion's
-definition replaces the prompt's stub). Exit status 0 scores 1.0; anything else 0.0, with the sandbox status
-(ok | failed | timeout | memory | output_limit | killed | error), the isolation level, the stderr tail and the
+definition replaces the prompt's stub). The program running to its end with exit status 0 scores 1.0; anything
+else 0.0, with the sandbox status (ok | failed | timeout | memory | output_limit | killed | error, or exited_early
+for exit status 0 from sys.exit()/os._exit() before the tests ran), the isolation level, the stderr tail and the
 duration in details. Refused unless code execution is allowed (`--allow-code-exec`).
 """
 
@@ -97,9 +98,11 @@ def verify_code(verifier: dict, response: str) -> Result:
         run = run_python(program, timeout=timeout, memory_mb=MEMORY_MB)
     except SandboxUnavailable as err:
         raise VerifierError(f"code verifier: {err}") from None
-    details = {"status": run.status, "isolation": run.isolation, "returncode": run.returncode,
+    passed = run.passed and run.completed  # exit status 0 from sys.exit(0) before the tests ran is no pass
+    status = "exited_early" if run.passed and not run.completed else run.status
+    details = {"status": status, "isolation": run.isolation, "returncode": run.returncode,
                "duration_s": run.wall_s, "prompt_prepended": prepended, "stderr": run.stderr[-STDERR_TAIL_CHARS:]}
-    return Result(1.0 if run.passed else 0.0, details)
+    return Result(1.0 if passed else 0.0, details)
 
 
 def verify_code_batch(verifiers: list[dict], responses: list[str], *, workers: int | None = None,

@@ -72,7 +72,10 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """How a sandboxed run ended. status: ok | failed | timeout | memory | output_limit | killed | error."""
+    """How a sandboxed run ended. status: ok | failed | timeout | memory | output_limit | killed | error.
+
+    `completed`: the source ran to its end (False after sys.exit()/os._exit(), even with exit status 0).
+    """
 
     status: str
     returncode: int | None
@@ -82,6 +85,7 @@ class SandboxResult:
     wall_s: float
     cpu_s: float | None
     run_id: str  # appears in the command line of every process of the run
+    completed: bool = False
 
     @property
     def passed(self) -> bool:
@@ -308,7 +312,7 @@ def launch(run_dir: Path, level: str, uid: int | None, *, timeout: float, memory
     status, returncode = classify(report, stderr, hard_killed, capped, config["limits"]["RLIMIT_CPU"])
     return SandboxResult(status=status, returncode=returncode, stdout=stdout, stderr=stderr, isolation=level,
                          wall_s=round(time.monotonic() - started, 4), cpu_s=(report or {}).get("cpu_s"),
-                         run_id=run_dir.name)
+                         run_id=run_dir.name, completed=bool((report or {}).get("completed")))
 
 
 def wait_or_kill(process: subprocess.Popen, limit: float) -> bool:

@@ -50,16 +50,25 @@ def supervise(config: dict) -> None:
     prctl(PR_SET_DUMPABLE, 0)  # the program (same uid) may not ptrace its supervisor
     report_fd = config["report_fd"]
     os.set_inheritable(report_fd, False)
+    done_read, done_write = os.pipe()  # the program's process writes one byte once the source ran to its end
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         os.close(report_fd)
+        os.close(done_read)
         prctl(PR_SET_DUMPABLE, 1)  # the program may read its own /proc files
-        run_child(config)
+        run_child(config, done_write)
         return  # the interpreter exits as after any script: atexit, thread joins, traceback and exit code
+    os.close(done_write)
     outcome, status, usage = watch(pid, started + config["timeout"], config["memory_bytes"])
     leftovers = kill_descendants()
-    report = {"outcome": outcome, "wall_s": time.monotonic() - started, "leftovers_killed": leftovers}
+    os.set_blocking(done_read, False)
+    try:
+        completed = os.read(done_read, 1) == b"1"
+    except BlockingIOError:
+        completed = False
+    report = {"outcome": outcome, "wall_s": time.monotonic() - started, "leftovers_killed": leftovers,
+              "completed": completed}
     if status is not None:
         report["returncode"] = os.waitstatus_to_exitcode(status)
         report["cpu_s"] = usage.ru_utime + usage.ru_stime
@@ -166,8 +175,9 @@ def reap() -> bool:
 # ---------------------------------------------------------------- the program's process
 
 
-def run_child(config: dict) -> None:
-    """In the forked program process: rlimits, the guard, then solution.py as `__main__`."""
+def run_child(config: dict, done_fd: int) -> None:
+    """In the forked program process: rlimits, the guard, then solution.py as `__main__`; `done_fd` gets a byte
+    when the source ran to its end (not on sys.exit or os._exit, which would otherwise pass for success)."""
     for name, value in config["limits"].items():
         hard = value + 1 if name == "RLIMIT_CPU" else value  # SIGXCPU at the soft limit, SIGKILL at the hard one
         resource.setrlimit(getattr(resource, name), (value, hard))
@@ -182,6 +192,7 @@ def run_child(config: dict) -> None:
     sys.modules["__main__"] = module
     try:
         exec(compile(source, config["solution"], "exec"), module.__dict__)
+        os.write(done_fd, b"1")
     except SystemExit:
         raise
     except BaseException as err:  # noqa: BLE001 - print it as Python would, without the supervisor's frames
