@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 from pathlib import Path
 from typing import Protocol
 
@@ -133,11 +134,16 @@ def gumbel_sampler(temperature: float):
 
 
 class HFEngine:
-    """transformers `generate` over length-sorted, left-padded batches; on GPU: bf16, static KV cache, compiled."""
+    """transformers `generate` over length-sorted, left-padded batches.
+
+    On GPU (or with static_cache=True): bf16 weights, every batch padded to batch_size rows and a multiple of
+    PROMPT_BUCKET prompt tokens, and one StaticCache reused (grown when a longer one is needed), so transformers'
+    compiled decode step (torch.compile, CUDA graphs) is built once and replayed for every batch."""
 
     name = "hf"
 
-    def __init__(self, model: str, batch_size: int | None = None, device: str | None = None):
+    def __init__(self, model: str, batch_size: int | None = None, device: str | None = None,
+                 static_cache: bool | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -152,7 +158,12 @@ class HFEngine:
             model, local_files_only=True, dtype=torch.bfloat16 if on_gpu else torch.float32).to(self.device).eval()
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config.eos_token_id)
         self.batch_size = batch_size or (GPU_BATCH if on_gpu else CPU_BATCH)
-        self.static_cache = on_gpu
+        self.static_cache = on_gpu if static_cache is None else static_cache
+        self.cache = None
+        # transformers 5.2x renamed generate's `past_key_values` to `cache`; older 5.x know only the first
+        self.cache_argument = "cache" if "cache" in inspect.signature(self.model.forward).parameters \
+            else "past_key_values"
+        self.generated_tokens = 0  # up to and including each sequence's stop token
 
     def generate(self, prompts, n, temperature, max_new_tokens, seed):
         ids = [self.tokenizer(render_prompt(self.tokenizer, m), add_special_tokens=False)["input_ids"]
@@ -167,24 +178,43 @@ class HFEngine:
                 results[i][j] = text
         return results
 
+    def _static_cache(self, length: int):
+        """The reused StaticCache, emptied; replaced by a longer one when `length` does not fit."""
+        from transformers import StaticCache
+
+        if self.cache is None or self.cache_length < length:
+            self.cache, self.cache_length = StaticCache(config=self.model.config, max_cache_len=length), length
+        else:
+            self.cache.reset()
+        return self.cache
+
     def _generate_batch(self, batch_ids: list[list[int]], temperature: float, max_new_tokens: int,
                         seed: int) -> list[str]:
         import torch
 
-        rows = len(batch_ids)
+        rows, width = len(batch_ids), max(len(x) for x in batch_ids)
         if self.static_cache:  # fixed shapes: the compiled decode step is reused across batches
             batch_ids = batch_ids + [batch_ids[-1]] * (self.batch_size - rows)
-        width = max(len(x) for x in batch_ids)
-        if self.static_cache:
             width = -(-width // PROMPT_BUCKET) * PROMPT_BUCKET
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in batch_ids], device=self.device)
         attention = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch_ids], device=self.device)
         torch.manual_seed(seed)
         processors = [gumbel_sampler(temperature)] if temperature > 0 else []
-        cache = {"cache_implementation": "static"} if self.static_cache else {}
         with torch.inference_mode():
+            cache = {self.cache_argument: self._static_cache(width + max_new_tokens)} if self.static_cache else {}
             out = self.model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,
                                       eos_token_id=self.stop_ids, pad_token_id=pad, do_sample=False,
                                       temperature=None, top_p=None, top_k=None, logits_processor=processors, **cache)
-        return self.tokenizer.batch_decode(out[:rows, width:], skip_special_tokens=True)
+        generated = out[:rows, width:]
+        self.generated_tokens += int(generated_lengths(generated, self.stop_ids).sum())
+        return self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+
+
+def generated_lengths(generated, stop_ids: list[int]):
+    """Tokens each row generated: up to and including its first stop token (the rest is padding)."""
+    import torch
+
+    stops = torch.isin(generated, torch.tensor(stop_ids, device=generated.device))
+    first_stop = torch.where(stops.any(dim=1), stops.int().argmax(dim=1) + 1, generated.shape[1])
+    return first_stop

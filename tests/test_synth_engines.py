@@ -80,6 +80,19 @@ def test_hf_engine_greedy_does_not_depend_on_batching(model, engine):
     assert all(len(set(group)) == 1 for group in batched)
 
 
+def test_static_cache_path_matches_the_dynamic_one(model, engine):
+    """The GPU path (padded rows, bucketed prompt widths, one StaticCache reused and grown), run here on CPU."""
+    prompts = [*PROMPTS, [{"role": "user", "content": "A much longer question. " * 30}]]
+    static = HFEngine(model, batch_size=4, static_cache=True)
+    assert static.generate(PROMPTS, n=1, temperature=0, max_new_tokens=6, seed=0) == \
+        engine.generate(PROMPTS, n=1, temperature=0, max_new_tokens=6, seed=0)
+    short_cache = static.cache_length
+    assert static.generate(prompts, n=1, temperature=0, max_new_tokens=6, seed=0) == \
+        engine.generate(prompts, n=1, temperature=0, max_new_tokens=6, seed=0)
+    assert static.cache_length > short_cache  # a longer prompt bucket grew the cache
+    assert static.generated_tokens == 3 * 6 + 2 * 6  # random weights never stop early: every row runs to the limit
+
+
 def test_hf_engine_stops_on_the_models_eos(model, engine, tmp_path):
     """Make the token greedy decoding emits first an eos of the model (generation_config): generation stops there."""
     import torch
