@@ -19,7 +19,7 @@ GAIN, LOSS = "tab:green", "tab:red"
 
 def compare(dirs: list[str], output: str) -> tuple[Path, Path]:
     """Print the table; write the chart and the table (markdown); returns (png, md) paths."""
-    runs = {label: _read_summary(folder) for label, folder in zip(run_labels(dirs), dirs)}
+    runs = read_runs(dirs)
     rows = table_rows(runs)
     table = markdown_table(runs, rows)
     print(table)
@@ -28,6 +28,11 @@ def compare(dirs: list[str], output: str) -> tuple[Path, Path]:
     plot(runs, rows, png)
     print(f"\nchart: {png}\ntable: {md}")
     return png, md
+
+
+def read_runs(dirs: list[str]) -> dict:
+    """{label: summary} in the order given (the first is the baseline)."""
+    return {label: _read_summary(folder) for label, folder in zip(run_labels(dirs), dirs)}
 
 
 def run_labels(dirs: list[str]) -> list[str]:
@@ -68,10 +73,14 @@ def delta(base: tuple, other: tuple) -> tuple[float | None, bool]:
     return diff, spread > 0 and abs(diff) > 1.96 * spread
 
 
-def markdown_table(runs: dict, rows: list) -> str:
+TABLE_NOTE = "Scores in %; Δ against the first run; * = larger than 1.96 × the combined stderr."
+
+
+def comparison_cells(runs: dict, rows: list) -> tuple[list[str], list[list[str]]]:
+    """(header, one row of cells per (task, metric)): the first run's score, then each run's with its delta."""
     labels = list(runs)
     header = ["task", "metric", labels[0], *[f"{label} (Δ)" for label in labels[1:]]]
-    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * len(labels)]
+    table = []
     for task, metric in rows:
         base = score(runs[labels[0]], task, metric)
         cells = [task, metric, _fmt(base[0])]
@@ -79,10 +88,15 @@ def markdown_table(runs: dict, rows: list) -> str:
             other = score(runs[label], task, metric)
             diff, significant = delta(base, other)
             cells.append(_fmt(other[0]) + ("" if diff is None else f" ({diff:+.1f}{'*' if significant else ''})"))
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Scores in %; Δ against the first run; * = larger than 1.96 × the combined stderr.")
-    return "\n".join(lines)
+        table.append(cells)
+    return header, table
+
+
+def markdown_table(runs: dict, rows: list) -> str:
+    header, table = comparison_cells(runs, rows)
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table]
+    return "\n".join([*lines, "", TABLE_NOTE])
 
 
 def plot(runs: dict, rows: list, path: Path) -> None:
@@ -101,7 +115,8 @@ def plot(runs: dict, rows: list, path: Path) -> None:
         bars = ax.bar(xs, [v or 0 for v in values], width, label=label)
         if i:
             _mark_deltas(ax, bars, runs[labels[0]], runs[label], rows)
-    ax.set_xticks(range(len(rows)), [f"{task}\n{metric}" for task, metric in rows], fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"{task} {metric}" for task, metric in rows], fontsize=7, rotation=30,
+                  ha="right")
     ax.set(ylabel="score (%)", ylim=(0, 105), title=f"eval: deltas against {labels[0]}")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -161,11 +161,17 @@ def add_eval(sub) -> None:
     add_eval_parser(sub)
 
 
+def add_report(sub) -> None:
+    from eval.report import add_report as add_report_parser
+
+    add_report_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
     for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth,
-                add_eval):
+                add_eval, add_report):
         add(sub)
     return parser
 
