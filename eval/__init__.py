@@ -1,9 +1,11 @@
-"""`mixlab eval`: the nine mission benchmarks through lm-eval's `simple_evaluate`, and `mixlab eval compare`.
+"""Evaluation and hand-in: `mixlab eval` (lm-eval's simple_evaluate on a suite), `mixlab eval compare`, `mixlab report`.
 
     mixlab eval runs/sft --output runs/sft/eval [--suite mission|quick|FILE] [--benchmark-dir BDIR] [--limit N]
     mixlab eval compare runs/base/eval runs/sft/eval runs/rl/eval --output runs/compare
+    mixlab report runs/ --output runs/report           # runs/report.html + runs/report.pdf
 
 suite.py reads the suite YAML (suites/*.yaml), checkpoint.py decides the chat template from the checkpoint,
-tasks.py builds lm-eval's tasks, runner.py runs them, summary.py writes summary.json and report.md, compare.py
-tabulates and plots several runs, cli.py holds the argument parsers.
+tasks.py builds lm-eval's tasks (humaneval.py: scored in mixlab's sandbox), runner.py runs them, summary.py writes
+summary.json and report.md, compare.py tabulates and plots several runs, cli.py holds the eval parsers;
+inventory.py finds a run's datasets, trainings and evals and their compute, report.py renders the hand-in report.
 """
