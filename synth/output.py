@@ -117,7 +117,10 @@ def section_data(settings: Settings, by_source: dict[str, Counter], tokens: dict
 def section_markdown(data: dict) -> str:
     s = data["settings"]
     lines = [f"Task `{s['task']}` with `{s['model']}` ({s['engine']} engine): {s['n']} sample(s) per prompt, "
-             f"temperature {s['temperature']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}.", "",
+             f"temperature {s['temperature']}, at most {s['max_new_tokens']} new tokens, seed {s['seed']}. "
+             "Accepted: samples the prompt's verifier passed (every non-empty one, for respond). The card's in / "
+             "kept / removed count candidate records: each sample (or pair, or rl prompt) is kept or removed with "
+             "its reason, and each input row a task cannot use is removed as it is.", "",
              "| Source | Rows in | Prompts | Samples | Accepted | Acceptance | Kept | Removed |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for src, c in [*data["by_source"].items(), ("**total**", data["total"])]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -36,10 +37,11 @@ def chunked(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
-def describe(index: int, result: ChunkResult) -> str:
+def describe(index: int, result: ChunkResult, tokens: int, seconds: float) -> str:
     totals = {f: sum(c[f] for c in result.by_source.values()) for f in ("prompts", "samples", "accepted", "kept")}
+    speed = f", {tokens / seconds:.0f} generated tokens/s" if tokens and seconds > 0 else ""
     return (f"chunk {index}: {totals['prompts']} prompts, {totals['samples']} samples, {totals['accepted']} accepted, "
-            f"{totals['kept']} records kept")
+            f"{totals['kept']} records kept{speed}")
 
 
 def synth(settings: Settings, inputs: list[str], output: str | Path, *, batch_size: int | None = None,
@@ -61,10 +63,11 @@ def synth(settings: Settings, inputs: list[str], output: str | Path, *, batch_si
             continue
         if engine is None and (module.NEEDS_MODEL or settings.respond):
             engine = build_engine(settings.engine, settings.model, seed=settings.seed, batch_size=batch_size)
-        result = ChunkResult()
+        result, tokens_before, start = ChunkResult(), getattr(engine, "generated_tokens", 0), time.perf_counter()
         module.run_chunk(chunk, engine, settings, derive_seed(settings.seed, index), result)
         write_chunk(out, index, result)
-        progress(describe(index, result))
+        tokens = getattr(engine, "generated_tokens", 0) - tokens_before
+        progress(describe(index, result, tokens, time.perf_counter() - start))
     card = finish(out, settings)
     manifest.complete()
     return card
