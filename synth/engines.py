@@ -47,6 +47,16 @@ def stop_token_ids(tokenizer, generation_eos=None) -> list[int]:
     return list(dict.fromkeys(i for i in ids if isinstance(i, int)))
 
 
+def generation_eos(model: str):
+    """The eos id(s) of the model folder's generation_config.json (None without one)."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(model, local_files_only=True).eos_token_id
+    except OSError:
+        return None
+
+
 def chat_template_sha256(tokenizer) -> str:
     return hashlib.sha256((getattr(tokenizer, "chat_template", None) or "").encode()).hexdigest()[:16]
 
@@ -105,8 +115,7 @@ class VLLMEngine:
                        generation_config="auto")
         self.tokenizer = self.llm.get_tokenizer()
         self.chat_template_sha256 = chat_template_sha256(self.tokenizer)
-        eos = getattr(self.llm.llm_engine.model_config.hf_config, "eos_token_id", None)
-        self.stop_ids = stop_token_ids(self.tokenizer, eos)
+        self.stop_ids = stop_token_ids(self.tokenizer, generation_eos(model))
 
     def generate(self, prompts, n, temperature, max_new_tokens, seed):
         from vllm import SamplingParams
@@ -120,7 +129,7 @@ def gumbel_sampler(temperature: float):
     """A logits processor after which greedy decoding samples from softmax(logits / temperature).
 
     The Gumbel-max trick: argmax(logits / T + Gumbel noise) is an exact sample, drawn without torch.multinomial,
-    which takes ~100 ms per step over a 150k vocabulary on CPU."""
+    which was most of a CPU decode step over Qwen3's 152k vocabulary."""
     import torch
     from transformers import LogitsProcessor
 

@@ -16,7 +16,14 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synth.engines import HFEngine, build_engine, derive_seed, resolve_engine, vllm_requests, vllm_usable  # noqa: E402
+from synth.engines import (  # noqa: E402
+    HFEngine,
+    build_engine,
+    derive_seed,
+    resolve_engine,
+    vllm_requests,
+    vllm_usable,
+)
 from train.template import END_OF_TURN, PACKAGED_TOKENIZER, install_chat_template, load_tokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +61,14 @@ def test_vllm_requests_render_the_chat_template_and_seed_each_prompt(tokenizer):
     assert params[0]["seed"] != params[1]["seed"]
     assert params[0] | {"seed": 0} == {"n": 4, "temperature": 0.6, "top_p": 1.0, "top_k": -1, "max_tokens": 99,
                                        "seed": 0, "stop_token_ids": stops, "skip_special_tokens": True}
+
+
+def test_stop_tokens_come_from_tokenizer_and_generation_config(model, tokenizer):
+    from synth.engines import generation_eos, stop_token_ids
+
+    im_end, end_of_text = (tokenizer.convert_tokens_to_ids(t) for t in (END_OF_TURN, "<|endoftext|>"))
+    assert generation_eos(model) == [im_end, end_of_text] and generation_eos(str(REPO)) is None
+    assert stop_token_ids(tokenizer, 7) == [im_end, 7]
 
 
 def test_engine_choice():
