@@ -47,6 +47,7 @@ def run_eval(run: EvalRun) -> dict:
     """Evaluate, write every output file, print where they are; returns summary.json's content."""
     started = time.time()
     out = Path(run.output)
+    check_model(run.model)
     specs, skipped = select_tasks(run.suite, run.tasks, run.allow_code_exec)
     for task, why in skipped.items():
         print(f"mixlab eval: SKIPPED {task}: {why}", file=sys.stderr)
@@ -65,6 +66,18 @@ def run_eval(run: EvalRun) -> dict:
     write_outputs(out, results, summary, settings, built.names)
     print(f"mixlab eval: {len(summary)} tasks in {settings['wall_seconds']:.0f} s -> {out}/report.md")
     return summary
+
+
+def check_model(model: str) -> None:
+    """A model folder, or a model id in the offline HF cache; anything else fails before any work starts."""
+    if Path(model).is_dir():
+        return
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(model)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{model}: not a model folder nor a model in the HF cache ({type(err).__name__})") from None
 
 
 def provision_ifeval() -> None:

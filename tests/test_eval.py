@@ -248,6 +248,11 @@ def test_default_path_runs_lm_evals_task_from_the_offline_cache(models, datasets
     assert json.loads((out / "results.json").read_text())["configs"]["gsm8k"]["dataset_path"] == "openai/gsm8k"
 
 
+def test_a_missing_model_is_a_one_line_error(tmp_path, capsys):
+    code, _, err = run_cli(["eval", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")], capsys)
+    assert code == 2 and err.startswith(f"mixlab eval: error: {tmp_path / 'nowhere'}: not a model folder")
+
+
 def test_humaneval_by_name_needs_allow_code_exec(models, bdir, tmp_path, capsys):
     code, _, err = run_cli(["eval", str(models / "sft"), "--output", str(tmp_path), "--tasks", "humaneval",
                             "--benchmark-dir", str(bdir)], capsys)
