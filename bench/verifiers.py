@@ -99,8 +99,7 @@ def report_ifeval(out: dict) -> None:
     ROWS.append(("IFEval prompts refused (lm-eval would draw a random argument)", str(len(out["refused"])), "", ""))
 
 
-def broken_variants(problem: dict) -> dict[str, str]:
-    return {"return None": "    return None\n", "raise": "    raise NotImplementedError\n"}
+BROKEN_BODIES = {"return None": "    return None\n", "raise": "    raise NotImplementedError\n"}
 
 
 def bench_humaneval(limit: int | None) -> dict | None:
@@ -116,7 +115,7 @@ def bench_humaneval(limit: int | None) -> dict | None:
         out["canonical_pass"] += result.score == 1.0
         if result.score != 1.0:
             out["failed_canonical"].append(problem["task_id"])
-        for name, body in broken_variants(problem).items():
+        for name, body in BROKEN_BODIES.items():
             broken = timed_verify(spec, body, clock, allow_code_exec=True)
             out["broken_pass"][name] = out["broken_pass"].get(name, 0) + (broken.score == 1.0)
     out["items_per_s"] = 3 * len(problems) / clock[0]
