@@ -38,6 +38,10 @@ MATH_CASES = [
     ("\\sqrt{2}", "\\boxed{2}", 0.0, "boxed"),
     ("\\frac{\\sqrt{3}}{2}", "The answer is $\\frac{\\sqrt3}{2}$.", 1.0, "answer_is"),
     ("\\boxed{\\frac{\\pi}{4}}", "We get \\boxed{\\frac{\\pi}{4}}", 1.0, "boxed"),
+    ("x^8 + x^7 - x^5", "So \\boxed{x^8 + x^7 - x^5}", 1.0, "boxed"),  # a polynomial is no exponent tower
+    ("x^8 + x^7 - x^5", "So \\boxed{x^8 + x^7 - x^4}", 0.0, "boxed"),
+    ("p - q", "The answer is $p - q$.", 1.0, "answer_is"),
+    ("p - q", "The answer is $p + q$.", 0.0, "answer_is"),
     (GSM8K_GOLD, "<think>Maybe it is 17? No: 9 * 2.</think>She makes 18 dollars.", 1.0, "last_number"),
     (GSM8K_GOLD, "<think>16 - 3 - 4 = 9, 9 * 2 = 18</think>She makes 17 dollars.", 0.0, "last_number"),
     (GSM8K_GOLD, "The answer is not obvious. 9 * 2 = 18", 1.0, "last_number"),

@@ -32,7 +32,7 @@ NUMBER = re.compile(r"(?:(?<![\w)\]])-)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?:
 PLAIN_NUMBER = re.compile(r"^([-+]?)\s*(?:\\?\$)?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)\s*(?:\\?%)?"
                           r"\s*(?:[A-Za-z][A-Za-z ]*)?\.?$")
 LATEX_MARKERS = ("\\frac", "\\sqrt", "\\pi", "\\(", "\\[", "^", "\\dfrac", "\\cdot")  # "$" is money too
-EXPONENT_TOWER = re.compile(r"\^[^^]{0,8}\^")
+EXPONENT_TOWER = re.compile(r"\^\{?\s*[\d.]{1,8}\s*\^")  # 9^{9^9}, 2^3^4; not x^5 - x^4 + ...
 
 
 def gold_answer(gold) -> str:
@@ -79,7 +79,7 @@ def extract_answer(response: str) -> tuple[str | None, str | None]:
         return boxed, "boxed"
     for pattern, method in ((HASH_ANSWER, "hash"), (ANSWER_IS, "answer_is")):
         found = [answer.strip().rstrip(".") for answer in pattern.findall(text)]
-        if found and re.search(r"[\d\\]", found[-1]):  # "the answer is not obvious" is no answer
+        if found and re.search(r"[\d\\]|^\$.+\$$", found[-1]):  # "the answer is not obvious" is no answer
             return found[-1], method
     tail = text.strip().splitlines()[-1] if text.strip() else ""
     if len(tail) <= MAX_LATEX_TAIL_CHARS and any(marker in tail for marker in LATEX_MARKERS) \
