@@ -5,6 +5,8 @@
 Stages run one after another on datatrove executors (local by default; Slurm when the recipe says so). Every
 stage logs to DIR/logs/<stage>/ and skips its completed tasks, so rerunning a killed command finishes the job
 with the same bytes; `--force` starts over. The task count depends on the inputs only, never on --workers.
+A recipe with `quality`, `dedup.semantic` or `select` on adds a one-task "select" stage before finalize
+(curation/selection/).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from curation.dedup.signature import DedupSignature
 from curation.filters import build_filters
 from curation.read import ChatRecordReader, InputSpec, detect_formats, discover_inputs
 from curation.recipe import CurationRecipe
+from curation.selection.config import check_selection_recipe, selection_enabled
 from curation.writers import KeptWriter, RemovedWriter
 from mixlab.manifest import RunManifest
 from mixlab.recipe import recipe_to_dict
@@ -63,36 +66,43 @@ def build_stages(files, formats, recipe: CurationRecipe, out: Path, tasks: int, 
 
         steps.append(decontam_filter(recipe.decontam, out))
     kept = KeptWriter(str(out / "data"), flagged=recipe.decontam.enabled and recipe.decontam.mode == "flag")
-    if not (recipe.dedup.exact.enabled or recipe.dedup.minhash.enabled):
+    if not (recipe.dedup.exact.enabled or recipe.dedup.minhash.enabled or selection_enabled(recipe)):
         return [Stage("prepare", [*steps, kept], tasks)]
-    return dedup_stages(steps, kept, recipe, work, out, tasks)
+    return dedup_stages(steps, kept, recipe, work, out, tasks, tokenizer or recipe.tokenizer)
 
 
-def dedup_stages(steps: list, kept: KeptWriter, recipe: CurationRecipe, work: Path, out: Path, tasks: int):
+def dedup_stages(steps: list, kept: KeptWriter, recipe: CurationRecipe, work: Path, out: Path, tasks: int,
+                 tokenizer: str | None = None):
+    """prepare → [minhash_buckets] → [dedup_cluster] → [select] → finalize, as the recipe enables them."""
     config = minhash_config(recipe)
     minhash_on = recipe.dedup.minhash.enabled
-    stages = [
-        Stage("prepare", [*steps,
-                          JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None,
-                                      adapter=lambda _, doc: {"id": doc.id, "metadata": doc.metadata}),
-                          DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
-                                         recipe.dedup.exact.key, recipe.dedup.minhash.verify_hashes)], tasks),
-    ]
+    dedup_on = recipe.dedup.exact.enabled or minhash_on
+    prepare = [*steps, JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl", compression=None,
+                                   adapter=lambda _, doc: {"id": doc.id, "metadata": doc.metadata})]
+    if dedup_on:
+        prepare.append(DedupSignature(str(work / "dedup" / "sigs"), str(work / "dedup" / "keys"), config,
+                                      recipe.dedup.exact.key, recipe.dedup.minhash.verify_hashes))
+    stages = [Stage("prepare", prepare, tasks)]
     if minhash_on:
         stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"),
                                                                     str(work / "dedup" / "buckets"), config=config)],
                             config.num_buckets))
-    stages += [
-        Stage("dedup_cluster", [DedupClusterer(str(work / "dedup" / "keys"),
-                                               str(work / "dedup" / "buckets") if minhash_on else None,
-                                               str(work / "dedup"), recipe.dedup.minhash.threshold,
-                                               recipe.dedup.exact.enabled, tasks)], 1),
-        Stage("finalize", [FilteredReader(str(work / "filtered")),
-                           DedupDecisionFilter(str(work / "dedup" / "decisions"),
-                                               exclusion_writer=RemovedWriter(str(out / "removed"), "dedup")),
-                           kept], tasks),
-    ]
-    return stages
+    finalize = [FilteredReader(str(work / "filtered"))]
+    if dedup_on:
+        stages.append(Stage("dedup_cluster", [DedupClusterer(str(work / "dedup" / "keys"),
+                                                             str(work / "dedup" / "buckets") if minhash_on else None,
+                                                             str(work / "dedup"), recipe.dedup.minhash.threshold,
+                                                             recipe.dedup.exact.enabled, tasks)], 1))
+        finalize.append(DedupDecisionFilter(str(work / "dedup" / "decisions"),
+                                            exclusion_writer=RemovedWriter(str(out / "removed"), "dedup")))
+    if selection_enabled(recipe):
+        from curation.selection.stage import SelectionFilter, SelectionStage
+
+        stages.append(Stage("select", [SelectionStage(str(work), tasks, recipe.quality, recipe.dedup.semantic,
+                                                      recipe.select, tokenizer)], 1))
+        finalize.append(SelectionFilter(str(work / "select" / "decisions"), recipe.quality.field,
+                                        exclusion_writer=RemovedWriter(str(out / "removed"), "select")))
+    return [*stages, Stage("finalize", [*finalize, kept], tasks)]
 
 
 def warnings_only_console() -> None:
@@ -174,6 +184,7 @@ def curate(inputs: list[str], output: str, recipe: CurationRecipe | None = None,
            command: str = "", progress=print, verbose: bool = False) -> dict | None:
     """Run the whole curation; returns the datacard dict (None when submitted to Slurm)."""
     recipe = recipe or CurationRecipe()
+    check_selection_recipe(recipe)
     files = discover_inputs(inputs)
     formats = detect_formats(files, InputSpec(**vars(recipe.input)))
     out = Path(output)

@@ -52,9 +52,42 @@ class MinhashSection:
 
 
 @dataclass
+class SemanticDedupSection:
+    """Embedding near-duplicates of the first user turn (curation.selection.semantic); off by default."""
+    enabled: bool = False
+    model: str | None = None      # a local sentence-transformers folder; default all-MiniLM-L6-v2 (packaged)
+    threshold: float = 0.9        # cosine at or above which two prompts are duplicates
+    batch_size: int = 64
+    cluster_size: int = 5000      # k-means partitions of about this many records; one partition = exact search
+    cache: str | None = None      # embedding cache folder; default $XDG_CACHE_HOME/mixlab/embeddings (shared)
+
+
+@dataclass
 class DedupSection:
     exact: ExactDedupSection = field(default_factory=ExactDedupSection)
     minhash: MinhashSection = field(default_factory=MinhashSection)
+    semantic: SemanticDedupSection = field(default_factory=SemanticDedupSection)
+
+
+@dataclass
+class QualitySection:
+    """A fastText quality classifier (`mixlab quality train`) scoring every record; off by default."""
+    enabled: bool = False
+    model: str | None = None      # MODEL.bin from `mixlab quality train`
+    threshold: float | None = None      # drop records scoring below this
+    top_fraction: float | None = None   # or keep only this fraction of the best-scored records
+    field: str = "quality"        # the meta key the score is written to
+
+
+@dataclass
+class SelectSection:
+    """Reach a record or token budget, split over sources by mixture weights, best-scored first; off by default."""
+    enabled: bool = False
+    target_records: int | None = None
+    target_tokens: int | None = None    # tokens with --tokenizer / recipe tokenizer, else words
+    weights: dict = field(default_factory=dict)   # source -> weight; empty: each source's share of what is left
+    by: str = "quality"           # quality (needs the quality step) | order (earliest first) | random
+    seed: int = 0                 # for by: random
 
 
 @dataclass
@@ -90,6 +123,8 @@ class CurationRecipe:
     filters: dict = field(default_factory=default_filters)   # ordered: name -> options
     dedup: DedupSection = field(default_factory=DedupSection)
     decontam: DecontamSection = field(default_factory=DecontamSection)   # runs after the filters, before dedup
+    quality: QualitySection = field(default_factory=QualitySection)      # after exact/minhash dedup
+    select: SelectSection = field(default_factory=SelectSection)         # last: after quality and dedup.semantic
     executor: ExecutorSection = field(default_factory=ExecutorSection)
     card: CardSection = field(default_factory=CardSection)
     tokenizer: str | None = None  # HF tokenizer folder or tokenizer.json for token counts

@@ -6,7 +6,7 @@
 
 The folder layout is the curated-output contract: data/<kind>/*.parquet, removed/*.parquet,
 quarantine/*.jsonl, work/counts/*.json, work/dedup/clusters.json, work/card_sections/*.json,
-logs/<stage>/stats.json and manifest.json.
+work/select/report.json (data selection), logs/<stage>/stats.json and manifest.json.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from datacards.selection import read_selection
 from mixlab.schema import Kind
 
 EXAMPLES_PER_REASON = 3
@@ -43,10 +44,11 @@ def write_card(out_dir: str | Path, tokenizer: str | None = None) -> dict:
     """Build the card, draw its plots and write datacard.md and datacard.json into out_dir."""
     from datacards.markdown import render_markdown
     from datacards.plots import write_plots
+    from datacards.selection_plots import write_selection_plots
 
     out_dir = Path(out_dir)
     card, lengths = assemble_card(out_dir, tokenizer)
-    card["plots"] = write_plots(card, out_dir, lengths)
+    card["plots"] = write_plots(card, out_dir, lengths) + write_selection_plots(card, out_dir)
     card["files"] = ["datacard.md", "datacard.json", *card["plots"]]
     (out_dir / "datacard.md").write_text(render_markdown(card), encoding="utf-8")
     card_json = json.dumps(card, indent=2, sort_keys=True, ensure_ascii=False)
@@ -77,6 +79,7 @@ def assemble_card(out_dir: Path, tokenizer: str | None) -> tuple[dict, dict[str,
         },
         "manifest": manifest,
         "sections": read_sections(out_dir),
+        "selection": read_selection(out_dir),
         "plots": [],
         "files": [],
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from datacards.markdown import kind_counts, step_rank
+from datacards.selection import selection_html
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -26,8 +27,8 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; white-space: pre-wr
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 nav a { margin-right: 1em; }
 """
-SECTIONS = ("counts", "removed", "quarantine", "lengths", "plots", "languages", "clusters", "provenance",
-            "extra")
+SECTIONS = ("counts", "removed", "quarantine", "lengths", "plots", "languages", "clusters", "selection",
+            "provenance", "extra")
 
 
 def write_html(out_dir: str | Path, path: str | Path | None = None) -> str:
@@ -46,8 +47,8 @@ def render_html(card: dict, out_dir: str | Path) -> str:
     body = [f"<h1>{escape(card['title'])}</h1>",
             "<nav>" + "".join(f'<a href="#{s}">{s}</a>' for s in SECTIONS) + "</nav>",
             counts_html(card), removed_html(card), quarantine_html(card), lengths_html(card),
-            plots_html(card, Path(out_dir)), languages_html(card), clusters_html(card), provenance_html(card),
-            extra_html(card)]
+            plots_html(card, Path(out_dir)), languages_html(card), clusters_html(card),
+            selection_html(card.get("selection")), provenance_html(card), extra_html(card)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(card['title'])} datacard</title><style>{CSS}</style></head>\n<body>\n"
             + "\n".join(body) + "\n</body></html>\n")

@@ -11,19 +11,20 @@ import re
 
 import yaml
 
+from datacards.selection import selection_markdown
 from mixlab.schema import Kind
 
 SIZE_BUCKETS = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
                 (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
                 (10**11, "10B<n<100B"), (10**12, "100B<n<1T"))
 ISO_CODE = re.compile(r"^[a-z]{2,3}$")
-STEP_ORDER = ("filter:", "dedup:exact", "dedup:minhash", "decontam")
+STEP_ORDER = ("filter:", "dedup:exact", "dedup:minhash", "decontam", "quality", "dedup:semantic", "select")
 
 
 def render_markdown(card: dict) -> str:
     body = [summary(card), counts_section(card), removals_section(card), quarantine_section(card),
             lengths_section(card), plots_section(card), languages_section(card), clusters_section(card),
-            recipe_section(card), *extra_sections(card)]
+            selection_markdown(card.get("selection")), recipe_section(card), *extra_sections(card)]
     return "---\n" + yaml.safe_dump(front_matter(card), sort_keys=False, allow_unicode=True) + "---\n\n" + \
         "\n\n".join(part for part in body if part) + "\n"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from datacards.markdown import kind_counts
+from datacards.selection import selection_terminal
 
 TOP_REASONS = 10
 TOP_LANGUAGES = 8
@@ -16,7 +17,8 @@ TOP_LANGUAGES = 8
 
 def render_terminal(card: dict, out_dir: str | Path | None = None) -> str:
     parts = [f"datacard: {card['title']}", counts_block(card), kinds_block(card), reasons_block(card),
-             quarantine_block(card), languages_block(card), files_block(card, out_dir)]
+             quarantine_block(card), languages_block(card), selection_terminal(card.get("selection")),
+             files_block(card, out_dir)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 

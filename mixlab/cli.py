@@ -3,7 +3,8 @@
     mixlab --help
     mixlab curate data/raw/*.jsonl hf_dump/ --output runs/sft-mix --recipe configs/curation/sft.yaml
     mixlab decontam runs/sft-mix --output runs/sft-clean [--benchmark-dir BDIR]
-    mixlab card runs/sft-mix [--html]
+    mixlab card runs/sft-mix [--html] [--compare runs/other-mix]
+    mixlab quality train --positive runs/good --negative runs/raw/removed --output quality.bin
     mixlab demo [--output runs/demo]
     mixlab plan --config configs/qwen3-4b/sft.yaml --gpus 4 --gpu h100
     mixlab verify rollouts.jsonl --output scored.parquet
@@ -76,6 +77,8 @@ def add_card(sub) -> None:
     p.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
                    help="write a self-contained HTML card (default PATH: FOLDER/datacard.html)")
     p.add_argument("--rebuild", action="store_true", help="recompute the card from the folder's files")
+    p.add_argument("--compare", metavar="OTHER_DIR", help="show this mix and another curated folder's side by side "
+                   "(--html PATH: a comparison page, default FOLDER/compare-<OTHER>.html)")
     p.set_defaults(handler=run_card)
 
 
@@ -114,6 +117,10 @@ def run_card(args) -> int:
     from datacards.html import write_html
     from datacards.terminal import render_terminal
 
+    if args.compare:
+        from datacards.compare import run_compare
+
+        return run_compare(args.folder, args.compare, html=args.html, rebuild=args.rebuild)
     folder = Path(args.folder)
     if args.rebuild or not (folder / "datacard.json").exists():
         card = write_card(folder)
@@ -167,11 +174,17 @@ def add_report(sub) -> None:
     add_report_parser(sub)
 
 
+def add_quality(sub) -> None:
+    from curation.selection.quality_train import add_quality as add_quality_parser
+
+    add_quality_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
     for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth,
-                add_eval, add_report):
+                add_eval, add_report, add_quality):
         add(sub)
     return parser
 
