@@ -187,6 +187,8 @@ def test_writes_outside_the_work_dir_are_refused(level, tmp_path):
         "rename": f"import os; os.rename({str(victim)!r}, 'stolen.txt')",
         "symlink": f"import os; os.symlink({str(target)!r}, 'link'); open('link', 'w').write('x')",
         "append": f"open({str(victim)!r}, 'a').write('x')",
+        "dir_fd": f"import os; fd = os.open({str(tmp_path)!r}, os.O_RDONLY)\n"
+                  "os.open('created.txt', os.O_WRONLY | os.O_CREAT, dir_fd=fd)",
     }
     for name, program in attempts.items():
         result = run_python(program, timeout=5, isolation=level)

@@ -274,6 +274,21 @@ def install_guard(work: str) -> None:
             refuse(event)
 
     sys.addaudithook(hook)
+    guard_dir_fd_open(write_flags, refuse)
+
+
+def guard_dir_fd_open(write_flags: int, refuse) -> None:
+    """The "open" audit event does not carry os.open's dir_fd: refuse relative writes through one outright."""
+    import posix
+
+    real_open = posix.open
+
+    def guarded_open(path, flags, mode=0o777, *, dir_fd=None):
+        if dir_fd is not None and flags & write_flags and not os.fsdecode(path).startswith("/"):
+            refuse("os.open for writing relative to a dir_fd")
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    os.open = posix.open = guarded_open
 
 
 if __name__ == "__main__":
