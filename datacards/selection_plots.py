@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from datacards.plots import PNG_METADATA  # noqa: E402
 
@@ -76,6 +77,7 @@ def cluster_sizes(ax, semantic: dict | None) -> bool:
     ax.bar([str(s) for s, _ in sizes], [n for _, n in sizes], color="#8172b2")
     ax.set(title="semantic duplicate clusters by size", xlabel="records in cluster (survivor + duplicates)",
            ylabel="clusters")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return True
 
 
@@ -90,6 +92,7 @@ def quality_histograms(ax, quality: dict | None) -> bool:
     if quality.get("threshold") is not None:
         ax.axvline(quality["threshold"], color="#c44e52", linestyle="--", label="threshold")
     ax.set(title="quality score per source", xlabel="P(positive) from the fastText classifier", ylabel="records")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     return True
 

@@ -271,4 +271,6 @@ def test_recipe_errors_are_one_line_before_any_work(corpus, tmp_path, capsys):
     assert cli_main(["curate", *corpus, "--output", str(out), "--set", "quality.enabled=true",
                      "--set", f"quality.model={tmp_path / 'missing.bin'}"]) == 2
     assert "missing.bin" in capsys.readouterr().err
+    assert cli_main(["curate", *corpus, "--output", str(out), "--recipe", "configs/curation/select.yaml"]) == 2
+    assert "field 'quality.model': a fastText model is needed" in capsys.readouterr().err
     assert not out.exists()

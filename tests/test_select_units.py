@@ -76,3 +76,32 @@ def test_kmeans_partitions_keep_tight_pairs_together():
     assert len(result.partition_sizes()) == 10
     found = (result.dup_of[1500:] == np.arange(1500)).mean()
     assert found >= 0.97 and (result.dup_of[:1500] == -1).all()
+
+
+def test_select_stage_with_nothing_left_writes_an_empty_report(tmp_path):
+    """Every record filtered out before the select stage: it still runs, decides nothing and reports zeros."""
+    import json
+
+    from curation.recipe import QualitySection, SelectSection, SemanticDedupSection
+    from curation.selection.quality_train import train_quality_model
+    from curation.selection.stage import SelectionStage
+
+    answers = {"good": ["Here is a clear answer, step by step.", "First check the facts, then explain them.",
+                        "A careful answer with an example follows."],
+               "bad": ["idk lol", "dunno, google it", "whatever man"]}
+    for name in answers:
+        rows = [{"id": f"{name}{i}", "source": name, "meta": {},
+                 "messages": [{"role": "user", "content": f"Question {i} about topic {i % 7}?"},
+                              {"role": "assistant", "content": answers[name][i % 3]}]} for i in range(60)]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = tmp_path / "q.bin"
+    train_quality_model([str(tmp_path / "good.jsonl")], [str(tmp_path / "bad.jsonl")], str(model), bucket=10_000)
+    stage = SelectionStage(str(tmp_path / "work"), 2, QualitySection(enabled=True, model=str(model), threshold=0.5),
+                           SemanticDedupSection(enabled=True, cache=str(tmp_path / "cache")),
+                           SelectSection(enabled=True, target_tokens=100, by="quality"))
+    list(stage.run())
+    report = json.loads((tmp_path / "work" / "select" / "report.json").read_text())
+    assert report["candidates"] == report["kept"] == 0
+    assert report["semantic"]["embedded"] == 0 and report["select"]["kept"] == 0 and not report["select"]["reached"]
+    assert sorted(p.name for p in (tmp_path / "work" / "select" / "decisions").iterdir()) == ["00000.parquet",
+                                                                                             "00001.parquet"]

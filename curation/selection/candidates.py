@@ -98,8 +98,8 @@ def load_candidates(work: str | Path, tasks: int, features: Features) -> Candida
             tokens.append(features.tokens(records))
     return Candidates(rank=np.asarray(ranks, dtype=np.int64), order=np.asarray(orders, dtype=np.int64), ids=ids,
                       sources=sources, user_texts=texts,
-                      scores=np.concatenate(scores) if scores else None,
-                      tokens=np.concatenate(tokens) if tokens else None)
+                      scores=np.concatenate([np.zeros(0), *scores]) if features.score else None,
+                      tokens=np.concatenate([np.zeros(0, dtype=np.int64), *tokens]) if features.tokens else None)
 
 
 def record_token_counter(tokenizer: str | None) -> Callable[[list[dict]], np.ndarray]:

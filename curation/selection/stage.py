@@ -72,9 +72,9 @@ def projection(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     n = len(vectors)
     rows = np.arange(n) if n <= PROJECTION_SAMPLE else np.sort(
         np.random.default_rng(seed).choice(n, PROJECTION_SAMPLE, replace=False))
-    sample = vectors[rows] - vectors[rows].mean(axis=0)
     if len(rows) < 2:
         return rows, np.zeros((len(rows), 2), dtype=np.float32)
+    sample = vectors[rows] - vectors[rows].mean(axis=0)
     _, _, components = np.linalg.svd(sample, full_matrices=False)
     coords = sample @ components[:2].T
     return rows, np.pad(coords, ((0, 0), (0, 2 - coords.shape[1]))).astype(np.float32)
