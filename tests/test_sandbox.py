@@ -8,10 +8,13 @@ switched off. Limits are small (1-3 s, <= 8 processes, <= 256 MB) so a bomb cann
 """
 
 import ast
+import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -187,13 +190,14 @@ def test_writes_outside_the_work_dir_are_refused(level, tmp_path):
         "rename": f"import os; os.rename({str(victim)!r}, 'stolen.txt')",
         "symlink": f"import os; os.symlink({str(target)!r}, 'link'); open('link', 'w').write('x')",
         "append": f"open({str(victim)!r}, 'a').write('x')",
-        "dir_fd": f"import os; fd = os.open({str(tmp_path)!r}, os.O_RDONLY)\n"
-                  "os.open('created.txt', os.O_WRONLY | os.O_CREAT, dir_fd=fd)",
+        "dir_fd": "import os; fd = os.open('/', os.O_RDONLY)\n"  # a folder every level shows
+                  "os.open('mixlab-sandbox-test.txt', os.O_WRONLY | os.O_CREAT, dir_fd=fd)",
     }
     for name, program in attempts.items():
         result = run_python(program, timeout=5, isolation=level)
         assert result.status == "failed" and "PermissionError" in result.stderr, name
     assert not target.exists() and victim.read_text() == "keep"
+    assert not Path("/mixlab-sandbox-test.txt").exists()
     inside = run_python("open('scratch.txt', 'w').write('x')\nimport os\nos.rename('scratch.txt', 'b.txt')\n"
                         "print(open('b.txt').read(), os.getcwd() == os.environ['HOME'])", timeout=5, isolation=level)
     assert inside.passed and inside.stdout == "x True\n"
@@ -293,3 +297,37 @@ def test_bad_limits_are_rejected():
         run_python("pass", timeout=0)
     with pytest.raises(ValueError, match="unknown isolation level"):
         run_python("pass", isolation="docker")
+
+
+NON_ROOT_CALLER = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("sandbox", sys.argv[1])
+sandbox = importlib.util.module_from_spec(spec)
+sys.modules["sandbox"] = sandbox
+spec.loader.exec_module(sandbox)
+loop = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(600)\\nwhile True:\\n    pass\\n"
+bomb = "import os\\nwhile True:\\n    try:\\n        os.fork()\\n    except OSError:\\n        pass\\n"
+out = {"levels": sandbox.available_levels()}
+for level in out["levels"]:
+    out[level] = [sandbox.run_python(loop, timeout=1, guard=False, isolation=level).status,
+                  sandbox.run_python(bomb, timeout=1, max_processes=8, guard=False, isolation=level).status,
+                  sandbox.run_python("open('/etc/mixlab-test', 'w')", timeout=5, isolation=level).status,
+                  sandbox.run_python("print(6 * 7)", timeout=5, isolation=level).stdout]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not AS_ROOT or not shutil.which("setpriv"), reason="needs root to become another user")
+def test_a_non_root_caller_gets_the_same_containment():
+    # CI runs as a normal user: no throwaway uids, RLIMIT_NPROC over all of the user's processes
+    uid = sandbox.UID_BASE - 2
+    done = subprocess.run([shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                           sandbox.sandbox_python(), "-I", "-c", NON_ROOT_CALLER, str(Path(sandbox.__file__))],
+                          env={"PATH": sandbox.SAFE_PATH, "TMPDIR": "/tmp"}, cwd="/", capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "rlimits" in out["levels"]
+    for level in out["levels"]:
+        assert out[level] == ["timeout", "timeout", "failed", "42\n"], level
+    assert sandbox.tasks_of_uid(uid) == {}

@@ -36,7 +36,7 @@ Isolation levels (`isolation_level()` picks the strongest that works here; MIXLA
 
 from __future__ import annotations
 
-import json
+import ast
 import os
 import queue
 import select
@@ -213,8 +213,8 @@ def wrapper_command(level: str, run_dir: Path, work: Path, uid: int | None) -> l
     """The namespace launcher put in front of the supervisor (nothing for "rlimits")."""
     if level == "bwrap":
         return [bwrap_path(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-                "--new-session", "--hostname", "sandbox", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run",
+                "--as-pid-1", "--new-session", "--hostname", "sandbox", "--ro-bind", "/", "/", "--dev", "/dev",
+                "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run",
                 "--ro-bind", str(run_dir), str(run_dir), "--bind", str(work), str(work), "--chdir", str(work)]
     if level == "unshare":
         inner = os.getuid() if uid is None else uid
@@ -263,11 +263,13 @@ def tasks_of_uid(uid: int) -> dict[int, int]:
     """{pid: threads} of every process whose real uid is `uid` (RLIMIT_NPROC counts threads)."""
     found = {}
     for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue  # /proc/self and friends
         try:
             with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as handle:
                 status = dict(line.split(":\t", 1) for line in handle.read().splitlines() if ":\t" in line)
         except (OSError, ValueError):
-            continue  # not a process, or gone meanwhile
+            continue  # gone meanwhile
         if status.get("Uid", "").split()[:1] == [str(uid)]:
             found[int(entry)] = int(status.get("Threads", "1"))
     return found
@@ -279,12 +281,13 @@ def launch(run_dir: Path, level: str, uid: int | None, *, timeout: float, memory
     python = sandbox_python()
     report_read, report_write = os.pipe()
     config = {"timeout": timeout, "memory_bytes": memory_mb << 20, "report_fd": report_write, "guard": guard,
+              "subreaper": level == "rlimits",
               "solution": str(run_dir / "solution.py"), "work": str(work),
               "limits": {"RLIMIT_AS": memory_mb << 20, "RLIMIT_CPU": max(1, int(timeout + 0.999)),
                          "RLIMIT_FSIZE": max_output_bytes, "RLIMIT_CORE": 0, "RLIMIT_NOFILE": OPEN_FILES,
                          "RLIMIT_NPROC": process_limit(level, uid, max_processes)}}
     command = [*wrapper_command(level, run_dir, work, uid), python, "-I", "-S", "-B", "-X", "utf8",
-               str(run_dir / "runner.py"), "supervise", json.dumps(config)]
+               str(run_dir / "runner.py"), "supervise", repr(config)]
     env = {"PATH": SAFE_PATH, "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8"}
     identity = {}
     if uid is not None and shutil.which("setpriv"):
@@ -336,7 +339,7 @@ def wait_or_kill(process: subprocess.Popen, limit: float) -> bool:
 
 
 def read_report(fd: int) -> dict | None:
-    """The supervisor's JSON report, or None when it died before writing one (never blocks)."""
+    """The supervisor's report, or None when it died before writing one (never blocks)."""
     os.set_blocking(fd, False)
     data = b""
     try:
@@ -345,8 +348,8 @@ def read_report(fd: int) -> dict | None:
     except BlockingIOError:
         pass  # a leftover process still holds the pipe open
     try:
-        return json.loads(data) if data else None
-    except json.JSONDecodeError:
+        return ast.literal_eval(data.decode()) if data else None
+    except (ValueError, SyntaxError, UnicodeDecodeError):
         return None
 
 
