@@ -1,6 +1,6 @@
 """The training mix: curated folders (or raw inputs) with weights, sampled reproducibly into one TRL dataset.
 
-    dataset, mix = build_mix([{"path": "runs/demo/curated", "weight": 1.0}], kind="sft", seed=0)
+    dataset, mix = build_mix([{"path": "runs/demo/curated", "weight": 1.0}], kind="sft", seed=0)   # or preference, rl
 
 Each `datasets:` entry is {path, weight (default 1.0) | rows}: `weight` scales the entry's rows (0.5 = a seeded
 half, 2.0 = every row twice), `rows` asks for an exact count (sampled without replacement up to the entry's size,
@@ -22,7 +22,9 @@ from datasets import Dataset
 from mixlab.recipe import RecipeError
 from mixlab.schema import KEPT_SCHEMAS, Kind, encode_row
 
-TRAIN_COLUMNS = {"sft": ["messages"], "preference": ["prompt", "chosen", "rejected"]}
+# rl: `verifier` stays JSON text (its keys differ per verifier; an Arrow struct would pad every row with the union
+# of all keys), decoded per row by train/rewards.py
+TRAIN_COLUMNS = {"sft": ["messages"], "preference": ["prompt", "chosen", "rejected"], "rl": ["prompt", "verifier"]}
 
 
 @dataclass
@@ -124,7 +126,7 @@ def _entry_report(entry: MixEntry, table: pa.Table, taken: np.ndarray, skipped: 
 def build_mix(datasets: list, kind: str, seed: int) -> tuple[Dataset, dict]:
     """The shuffled training dataset (only the columns TRL reads) and the resolved mix report."""
     if kind not in TRAIN_COLUMNS:
-        raise ValueError(f"unknown training data kind {kind!r} (sft or preference)")
+        raise ValueError(f"unknown training data kind {kind!r} (sft, preference or rl)")
     tables, reports = [], []
     for i, entry in enumerate(parse_mix(datasets)):
         path = Path(entry.path)

@@ -15,7 +15,7 @@ import sys
 
 from train.config import accelerate_config_path, load_run_args
 
-TRAINERS = ("sft", "dpo")
+TRAINERS = ("sft", "dpo", "grpo")
 
 
 def trainer_argv(config: str, overrides: list[str], resume: bool) -> list[str]:
