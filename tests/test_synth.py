@@ -266,3 +266,22 @@ def test_interrupted_run_resumes_without_duplicates(model, cot_inputs, tmp_path)
 
     with pytest.raises(OutputConflict):
         synth(Settings(**{**settings.as_dict(), "seed": 1}), inputs, part, progress=lambda *_: None, engine=engine)
+
+
+def test_synth_output_flows_into_decontam_unchanged(model, tmp_path):
+    """A synthesised answer to a benchmark test question is caught by `mixlab decontam` on the synth folder."""
+    question = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+                "How many clips did Natalia sell altogether in April and May?")
+    bdir = tmp_path / "bench"
+    bdir.mkdir()
+    (bdir / "gsm8k.jsonl").write_text(json.dumps({"question": question, "answer": "48/2 = 24\n#### 72"}) + "\n")
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [chat_row(question), chat_row("Write a haiku about rain.")])
+    out = tmp_path / "respond"
+    run("respond", [prompts], out, model, "--n", "1")
+    assert len(kept(out, "sft")) == 2
+    clean = tmp_path / "clean"
+    assert mixlab_main(["decontam", str(out), "--output", str(clean), "--benchmarks", "gsm8k",
+                     "--benchmark-dir", str(bdir), "--workers", "1"]) == 0
+    report = json.loads((clean / "report.json").read_text())
+    assert report["records_in"] == 2 and report["records_removed"] == 1
+    assert [r["messages"][0]["content"] for r in kept(clean, "sft")] == ["Write a haiku about rain."]
