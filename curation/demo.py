@@ -3,8 +3,9 @@
     mixlab demo --output runs/demo                 # what `make demo` runs (CPU, about 1.5 minutes on 2 cores)
     mixlab demo --output runs/demo --skip-train    # curation only (about 10 s)
 
-The training part is a smoke run of the real SFT and DPO paths (configs/tiny/*.yaml: a random-init tiny Qwen3
-with the real Qwen3 tokenizer) on the curated demo data, not a useful model.
+The training part is a smoke run of the real SFT, DPO and GRPO paths (configs/tiny/*.yaml: a random-init tiny
+Qwen3 with the real Qwen3 tokenizer) on the curated demo data, not a useful model. GRPO trains on the demo's
+arithmetic word problems turned into RL records (configs/curation/rl_math.yaml: prompt + `math` verifier).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mixlab.recipe import load_recipe
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_RECIPE = CONFIGS / "curation" / "sft.yaml"
+RL_RECIPE = CONFIGS / "curation" / "rl_math.yaml"
 
 
 def found_by_reason(card: dict) -> dict[str, int]:
@@ -44,16 +46,29 @@ def planted_table(planted: dict[str, int], found: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
+def curate_rl_prompts(out: Path) -> Path:
+    """The demo's arithmetic word problems (raw/math.parquet) as RL records in OUTPUT/rl, for the tiny GRPO."""
+    recipe = load_recipe(CurationRecipe, str(RL_RECIPE))
+    card = curate([str(out / "raw" / "math.parquet")], str(out / "rl"), recipe, recipe_path=str(RL_RECIPE),
+                  force=True, command=f"mixlab curate {out / 'raw' / 'math.parquet'} --recipe {RL_RECIPE}",
+                  progress=lambda *_: None)
+    print(f"rl prompts: {card['counts']['total']['kept']} math problems with a math verifier in {out / 'rl'}")
+    return out / "rl"
+
+
 def train_tiny(out: Path) -> None:
-    """Tiny SFT on the curated sft records, then DPO of that model on the preference pairs."""
+    """Tiny SFT on the curated sft records, then DPO and GRPO (math verifier) of that model."""
     import json
 
     from train.launch import launch
 
     data = out / "curated"
+    rl = curate_rl_prompts(out)
     runs = [("sft", [f"datasets=[{{path: {data}, weight: 0.1}}]", f"output_dir={out / 'sft'}"]),
             ("dpo", [f"datasets=[{{path: {data}, weight: 0.25}}]", f"output_dir={out / 'dpo'}",
-                     f"model_name_or_path={out / 'sft'}"])]
+                     f"model_name_or_path={out / 'sft'}"]),
+            ("grpo", [f"datasets=[{{path: {rl}, rows: 32}}]", f"output_dir={out / 'grpo'}",
+                      f"model_name_or_path={out / 'sft'}"])]
     for trainer, overrides in runs:
         started = time.monotonic()
         code = launch(trainer, str(CONFIGS / "tiny" / f"{trainer}.yaml"), overrides, num_gpus=1)
@@ -62,9 +77,12 @@ def train_tiny(out: Path) -> None:
         logged = [json.loads(line) for line in (out / trainer / "metrics.jsonl").read_text().splitlines()]
         losses = [m["loss"] for m in logged if "loss" in m]
         margins = [m["rewards/margins"] for m in logged if "rewards/margins" in m]
+        rewards = [m["reward"] for m in logged if "reward" in m]
         detail = f"loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""
         if margins:
             detail += f", reward margin {margins[0]:.3f} -> {margins[-1]:.3f}"
+        if rewards:
+            detail += f", mean reward {rewards[0]:.3f} -> {rewards[-1]:.3f}"
         print(f"tiny {trainer}: {detail} in {time.monotonic() - started:.0f}s; model in {out / trainer} "
               f"(plot: {out / trainer / 'plots' / 'loss.png'})")
 

@@ -85,12 +85,12 @@ def add_card(sub) -> None:
 def add_demo(sub) -> None:
     p = sub.add_parser("demo", help="generate the embedded demo corpus and run the pipeline on it (CPU)",
                        description="Write a seeded demo corpus (several formats, planted problems), curate it, "
-                       "print where the card is and the reconciled counts, then train a tiny SFT and DPO model on it.")
+                       "print where the card is and the reconciled counts, then train tiny SFT, DPO and GRPO models.")
     p.add_argument("--output", default="runs/demo", help="demo folder (default: runs/demo)")
     p.add_argument("--records", type=int, default=3000, help="corpus size (default: 3000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, help="parallel worker processes (default: all cores)")
-    p.add_argument("--skip-train", action="store_true", help="stop after curation (no tiny SFT/DPO)")
+    p.add_argument("--skip-train", action="store_true", help="stop after curation (no tiny SFT/DPO/GRPO)")
     p.set_defaults(handler=run_demo)
 
 
