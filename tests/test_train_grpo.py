@@ -103,9 +103,10 @@ def test_rewards_route_each_row_to_its_own_verifier():
     assert scores == [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]
     assert logged == {"rewards/verifier/math": 2 / 3, "rewards/verifier/format": 0.5, "rewards/verifier/ifeval": 1.0}
 
-    run = GRPORunArgs(model_name_or_path=TINY_MODEL, rewards={"verifier": 1.0, "format": 0.5})
+    run = GRPORunArgs(model_name_or_path=TINY_MODEL, rewards={"verifier": 1.0, "format": 0.5}, reward_workers=1)
     row_reward, shaping = reward_functions(run, specs)
     assert (row_reward.__name__, shaping.__name__) == ("verifier", "format")
+    assert row_reward(completions, verifier=specs) == scores  # one worker: the same scores, on this thread
     assert shaping(completions, verifier=specs) == [0.0, 1.0, 1.0, 0.0, 0.0, 0.0]  # every row, its own spec ignored
 
     with pytest.raises(VerifierError, match=r"reward 'verifier': verifier .*'answer'"):
@@ -176,6 +177,8 @@ def test_loss_type_is_validated_and_defaults_resolved(tmp_path):
     assert load_run_config("grpo", recipe, ["loss_type=grpo"]).args.loss_type == "grpo"
     with pytest.raises(RecipeError, match="not in 'reward_weights'"):
         load_run_config("grpo", recipe, ["loss_type=dapo", "reward_weights=[1.0]"])
+    with pytest.raises(RecipeError, match="'rewards' weights must be numbers"):
+        load_run_config("grpo", recipe, ["loss_type=dapo", "rewards={verifier: high}"])
 
 
 @pytest.mark.parametrize("mask", [True, False])

@@ -143,6 +143,8 @@ def _grpo_fields(data: dict, run: GRPORunArgs, path: str | Path, notes: list[str
     data.setdefault("mask_truncated_completions", True)  # DAPO: a cut-off answer is not a wrong answer
     if not isinstance(run.rewards, dict) or not run.rewards:
         raise RecipeError(f"{path}: 'rewards' must map reward names to weights, e.g. {{verifier: 1.0}}")
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in run.rewards.values()):
+        raise RecipeError(f"{path}: 'rewards' weights must be numbers, got {run.rewards!r}")
     weights = [float(w) for w in run.rewards.values()]
     if data.get("reward_weights") not in (None, weights):  # a resolved config.yaml carries both, equal
         raise RecipeError(f"{path}: set reward weights in 'rewards' ({{name: weight}}), not in 'reward_weights'")

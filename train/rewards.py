@@ -64,8 +64,11 @@ class VerifierReward:
             raise VerifierError("reward 'verifier' needs a 'verifier' column in the training data (RL records)")
         else:
             specs = [parse_spec(s) for s in verifier]
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(completions) or 1)) as pool:
-            scores = list(pool.map(self.score, specs, completions))
+        if self.workers == 1:  # on the calling thread (math-verify keeps its own signal-based timeouts there)
+            scores = [self.score(spec, c) for spec, c in zip(specs, completions)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(completions) or 1)) as pool:
+                scores = list(pool.map(self.score, specs, completions))
         if log_metric is not None and self.fixed is None:
             for name, values in scores_by_verifier(specs, scores).items():
                 log_metric(f"rewards/{ROW_VERIFIER}/{name}", sum(values) / len(values))
