@@ -1,4 +1,5 @@
-# mixlab: `make demo` runs the whole pipeline on the embedded demo corpus; `make test` runs the test suite.
+# mixlab: `make demo` runs the whole pipeline (configs/demo/pipeline.yaml) on the embedded demo corpus on CPU;
+# `make test` runs the test suite.
 # Both create/refresh .venv first. On a CPU-only machine the CPU build of torch is installed before the rest
 # so nothing pulls a multi-GB CUDA build; set TORCH_SPEC/TORCH_PIP_ARGS to change that.
 PYTHON ?= python3
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mixlab demo --output runs/demo
+	$(BIN)/mixlab run configs/demo/pipeline.yaml  # rerunning it redoes only what changed (runs/demo-pipeline/run.json)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -x --durations=15

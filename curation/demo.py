@@ -1,7 +1,9 @@
 """`mixlab demo`: write the seeded demo corpus, curate it, show the card and reconciled counts, then train tiny models.
 
-    mixlab demo --output runs/demo                 # what `make demo` runs (CPU, about 1.5 minutes on 2 cores)
+    mixlab demo --output runs/demo                 # corpus, curation and tiny SFT + DPO in one process
     mixlab demo --output runs/demo --skip-train    # curation only (about 10 s)
+    python -m curation.demo --output runs/demo/inputs   # only the inputs: the `corpus` stage of
+                                                        # configs/demo/pipeline.yaml (what `make demo` runs)
 
 The training part is a smoke run of the real SFT, DPO and GRPO paths (configs/tiny/*.yaml: a random-init tiny
 Qwen3 with the real Qwen3 tokenizer) on the curated demo data, not a useful model. GRPO trains on the demo's
@@ -10,8 +12,13 @@ arithmetic word problems turned into RL records (configs/curation/rl_math.yaml: 
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import time
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from curation.demo_corpus import write_demo_corpus
 from curation.pipeline import curate
@@ -21,6 +28,35 @@ from mixlab.recipe import load_recipe
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_RECIPE = CONFIGS / "curation" / "sft.yaml"
 RL_RECIPE = CONFIGS / "curation" / "rl_math.yaml"
+PLANTED_TEST_ITEMS = 4   # demo math questions copied into the demo gsm8k "test set": decontam must remove them
+# hand-written GSM8K-style items unlike the corpus templates (template-made ones would share their 8-grams)
+GSM8K_ITEMS = [
+    ("A farmer has 14 cows and buys 9 more. Then 5 of his cows are sold. How many cows does he have now?",
+     "14 + 9 = 23 cows after buying.\n23 - 5 = 18 cows are left.\n#### 18"),
+    ("A train carriage seats 64 people. How many people can 7 carriages seat?", "64 * 7 = 448 people.\n#### 448"),
+    ("Mia splits 96 stickers equally among her 8 cousins. How many stickers does each cousin get?",
+     "96 / 8 = 12 stickers each.\n#### 12"),
+    ("A pond had 40 ducks. Half of them flew away and then 7 new ducks landed. How many ducks are on the pond?",
+     "40 / 2 = 20 ducks stayed.\n20 + 7 = 27 ducks.\n#### 27"),
+    ("Omar's phone battery lasts 16 hours. A new battery lasts 25% longer. How many hours does it last?",
+     "25% of 16 is 16 * 0.25 = 4 hours.\n16 + 4 = 20 hours.\n#### 20"),
+    ("A library lends 35 books on Monday and twice as many on Tuesday. How many books does it lend on both days?",
+     "35 * 2 = 70 books on Tuesday.\n35 + 70 = 105 books.\n#### 105"),
+]
+# hand-written ARC-style items (lm-eval's ARC fields) for a log-likelihood task in the demo's eval
+ARC_ITEMS = [
+    ("Which gas do plants take in from the air for photosynthesis?",
+     ["oxygen", "nitrogen", "carbon dioxide", "helium"], "C"),
+    ("What is the boiling point of water at sea level?", ["50 C", "100 C", "150 C", "200 C"], "B"),
+    ("Which planet is closest to the Sun?", ["Mercury", "Venus", "Earth", "Mars"], "A"),
+    ("Which form of energy does a stretched rubber band store?", ["elastic potential", "nuclear", "sound", "light"],
+     "A"),
+    ("What do roots mainly do for a plant?", ["make seeds", "take in water", "catch light", "make pollen"], "B"),
+    ("Which tool measures air temperature?", ["barometer", "ruler", "thermometer", "scale"], "C"),
+    ("What causes day and night on Earth?", ["the Moon's orbit", "clouds", "the Sun's orbit", "Earth's rotation"],
+     "D"),
+    ("Which material conducts electricity best?", ["wood", "copper", "rubber", "glass"], "B"),
+]
 
 
 def found_by_reason(card: dict) -> dict[str, int]:
@@ -111,3 +147,49 @@ def run_demo(output: str, records: int = 3000, seed: int = 0, workers: int | Non
         train_tiny(out)
     print(f"demo finished in {time.monotonic() - started:.0f}s")
     return 0
+
+
+def write_demo_benchmarks(bdir: Path, corpus_dir: Path) -> dict:
+    """A tiny offline --benchmark-dir with lm-eval's field names: gsm8k.jsonl (a few demo math questions planted as
+    test items, so decontam has something to find, plus fresh problems) and arc_challenge.jsonl."""
+    bdir.mkdir(parents=True, exist_ok=True)
+    math = pq.read_table(corpus_dir / "math.parquet").to_pylist()[:PLANTED_TEST_ITEMS]
+    gsm8k = [{"question": row["question"], "answer": row["answer"]} for row in math]
+    gsm8k += [{"question": question, "answer": answer} for question, answer in GSM8K_ITEMS]
+    arc = [{"id": f"demo_{i}", "question": q, "choices": {"text": choices, "label": list("ABCD")}, "answerKey": key}
+           for i, (q, choices, key) in enumerate(ARC_ITEMS)]
+    for name, rows in (("gsm8k", gsm8k), ("arc_challenge", arc)):
+        (bdir / f"{name}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return {"gsm8k": len(gsm8k), "arc_challenge": len(arc), "planted_in_corpus": len(math)}
+
+
+def write_demo_inputs(output: str | Path, records: int = 3000, seed: int = 0) -> dict:
+    """OUTPUT/raw (the corpus), OUTPUT/benchmarks (the tiny test sets) and OUTPUT/inputs.json, written last."""
+    out = Path(output)
+    corpus = write_demo_corpus(out / "raw", seed=seed, n_records=records)
+    benchmarks = write_demo_benchmarks(out / "benchmarks", out / "raw")
+    info = {"records": corpus["records"], "files": corpus["files"], "planted": corpus["planted"],
+            "benchmarks": benchmarks}
+    (out / "inputs.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(f"demo corpus: {corpus['records']} rows in {len(corpus['files'])} files under {out / 'raw'}; planted: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(corpus["planted"].items())))
+    print(f"demo benchmarks: {benchmarks['gsm8k']} gsm8k items ({benchmarks['planted_in_corpus']} of them copied "
+          f"from the corpus, for decontam to find), {benchmarks['arc_challenge']} arc_challenge items under "
+          f"{out / 'benchmarks'}")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m curation.demo",
+                                     description="Write the demo pipeline's inputs: the seeded corpus and a tiny "
+                                     "benchmark folder (gsm8k with planted contamination, arc_challenge).")
+    parser.add_argument("--output", required=True, help="folder: raw/, benchmarks/, inputs.json")
+    parser.add_argument("--records", type=int, default=3000, help="corpus size (default: 3000)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    write_demo_inputs(args.output, args.records, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

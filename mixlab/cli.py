@@ -180,11 +180,17 @@ def add_quality(sub) -> None:
     add_quality_parser(sub)
 
 
+def add_run(sub) -> None:
+    from mixlab.run import add_run as add_run_parser
+
+    add_run_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
     for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth,
-                add_eval, add_report, add_quality):
+                add_eval, add_report, add_quality, add_run):
         add(sub)
     return parser
 
