@@ -6,21 +6,20 @@ only what changed.
     mixlab run PIPELINE.yaml --from sft --until dpo       # only these stages (earlier outputs are used as they are)
     mixlab run PIPELINE.yaml --output /tmp/x --set sft.set='[max_steps=4]'   # another folder; override stage fields
 
-A pipeline YAML has `output` (OUT), optional `env` (for every stage) and `gpu` (for the budget estimate), and a
-list of `stages`, each with `name`, `run` (its kind: mixlab/run_stages.py) and that kind's fields. `${NAME}` in a
-field is the output folder of the earlier stage NAME (default OUT/NAME) and makes this stage depend on it; `${out}`
-is OUT. Each stage runs as a subprocess of the real CLI with its log in OUT/logs/NAME.log; OUT/run.json records its
-command, the content hashes of its inputs, the hash of its resolved recipe and command, status and times. A stage
-is skipped when its output is complete, its record says it finished, and its recipe and inputs hash the same; a
-stage that reruns makes every stage that reads its output rerun.
+The pipeline YAML (mixlab/run_pipeline.py) lists stages in order, each of a kind (mixlab/run_stages.py); `${NAME}`
+in a field is stage NAME's output folder and makes this stage depend on NAME. Each stage runs as a subprocess of
+the real CLI with its log in OUT/logs/NAME.log; OUT/run.json (mixlab/run_record.py) records its command, the
+content hashes of its inputs, the hash of its resolved recipe and command, status and times. A stage is skipped
+when its output is complete, its record says it finished, and its recipe and inputs hash the same; a stage that
+reruns makes every stage that reads its output rerun.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-import re
 import resource
 import shlex
 import signal
@@ -31,26 +30,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from mixlab.manifest import OutputConflict
-from mixlab.recipe import RecipeError, apply_overrides, read_yaml
+from mixlab.recipe import RecipeError
+from mixlab.run_pipeline import Pipeline, estimate_seconds, load_pipeline
 from mixlab.run_record import ContentHasher, RunRecord
-from mixlab.run_stages import STAGE_KINDS, TRAINERS, Stage, allowed_fields, stage_error
+from mixlab.run_stages import STAGE_KINDS, TRAINERS, Stage, stage_error
 
-TOP_FIELDS = ("output", "env", "gpu", "stages")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
 LOG_TAIL_LINES = 20
-
-
-@dataclass
-class Pipeline:
-    path: Path
-    output: Path
-    env: dict
-    gpu: str
-    stages: list[Stage]
 
 
 @dataclass
@@ -63,103 +49,6 @@ class Decision:
 
 class StageInterrupted(Exception):
     """SIGTERM (e.g. a Slurm time limit) or Ctrl-C while a stage ran."""
-
-
-# ---- the pipeline file -------------------------------------------------------------------------------------------
-
-def stage_lines(path: Path) -> list[int]:
-    """Line number of each item of `stages:` (for messages)."""
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return []
-    for key, value in getattr(root, "value", []):
-        if getattr(key, "value", None) == "stages" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
-
-
-def apply_stage_overrides(data: dict, overrides: list[str]) -> dict:
-    """`STAGE.FIELD=VALUE` changes a stage's field; anything else a top-level field (e.g. gpu=h200)."""
-    stages = {s.get("name"): s for s in data.get("stages") or [] if isinstance(s, dict)}
-    top = []
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        head, dot, rest = key.partition(".")
-        if sep and dot and head in stages:
-            stages[head].update(apply_overrides(stages[head], [f"{rest}={value}"]))
-        else:
-            top.append(item)
-    return apply_overrides(data, top)
-
-
-def substitute(value, outputs: dict[str, Path], used: set[str], fail):
-    """Replace ${NAME} with stage NAME's output folder (recording NAME in `used`) and ${out} with OUT."""
-    if isinstance(value, str):
-        def replace(match: re.Match) -> str:
-            name = match.group(1)
-            if name not in outputs:
-                fail(f"${{{name}}} is not an earlier stage (known here: {', '.join(outputs) or 'none'})")
-            if name != "out":
-                used.add(name)
-            return str(outputs[name])
-        return REFERENCE.sub(replace, value)
-    if isinstance(value, list):
-        return [substitute(v, outputs, used, fail) for v in value]
-    if isinstance(value, dict):
-        return {k: substitute(v, outputs, used, fail) for k, v in value.items()}
-    return value
-
-
-def build_stage(raw, where: str, outputs: dict[str, Path], out: Path, env: dict) -> Stage:
-    def fail(message: str):
-        raise RecipeError(f"{where}: {message}")
-
-    if not isinstance(raw, dict):
-        fail(f"a stage must be a mapping, got {type(raw).__name__}")
-    name, kind = raw.get("name"), raw.get("run")
-    if not isinstance(name, str) or not NAME.match(name) or name == "out":
-        fail(f"stage name {name!r}: letters, digits, - and _ (and not 'out')")
-    if name in outputs:
-        fail(f"stage name {name!r} is used twice")
-    if kind not in STAGE_KINDS:
-        fail(f"stage '{name}': run: {kind!r} is not a stage kind ({', '.join(STAGE_KINDS)})")
-    unknown = sorted(set(raw) - set(allowed_fields(kind)))
-    if unknown:
-        fail(f"stage '{name}': unknown field(s) {', '.join(unknown)} for run: {kind} "
-             f"(valid: {', '.join(allowed_fields(kind))})")
-    used: set[str] = set()
-    spec = substitute({k: v for k, v in raw.items() if k not in ("name", "run")}, outputs, used,
-                      lambda message: fail(f"stage '{name}': {message}"))
-    spec["env"] = {**env, **{str(k): str(v) for k, v in (spec.get("env") or {}).items()}}
-    output = Path(str(spec.get("output") or name))
-    if not (output.is_absolute() or "${" in str(raw.get("output", ""))):  # a plain relative output lives in OUT
-        output = out / output
-    return Stage(name, kind, spec, output, [stage for stage in outputs if stage in used], where)
-
-
-def load_pipeline(path: str | Path, output: str | None = None, overrides: list[str] | None = None) -> Pipeline:
-    path = Path(path)
-    data = apply_stage_overrides(read_yaml(path), overrides or [])
-    unknown = sorted(set(data) - set(TOP_FIELDS))
-    if unknown:
-        raise RecipeError(f"{path}: unknown field(s) {', '.join(unknown)} (valid: {', '.join(TOP_FIELDS)})")
-    out = Path(output or data.get("output") or "")
-    if not str(out) or str(out) == ".":
-        raise RecipeError(f"{path}: field 'output' (the run folder) is required")
-    raw_stages = data.get("stages")
-    if not isinstance(raw_stages, list) or not raw_stages:
-        raise RecipeError(f"{path}: field 'stages' must list at least one stage")
-    env = {str(k): str(v) for k, v in (data.get("env") or {}).items()}
-    lines = stage_lines(path)
-    outputs: dict[str, Path] = {"out": out}
-    stages = []
-    for i, raw in enumerate(raw_stages):
-        where = f"{path}:{lines[i]}" if i < len(lines) else str(path)
-        stage = build_stage(raw, where, outputs, out, env)
-        outputs[stage.name] = stage.output
-        stages.append(stage)
-    return Pipeline(path, out, env, str(data.get("gpu") or "h100"), stages)
 
 
 # ---- what to run -------------------------------------------------------------------------------------------------
@@ -256,12 +145,20 @@ def duration(seconds: float | None) -> str:
 
 
 def expected_seconds(stage: Stage, record: RunRecord) -> float | None:
-    """The stage's last finished run time, else its pipeline estimate_hours."""
+    """The stage's last finished run time, else its pipeline `estimate`."""
     previous = record.stage(stage.name) or {}
     if previous.get("last_elapsed_s") is not None:
         return previous["last_elapsed_s"]
-    estimate = stage.field("estimate_hours")
-    return estimate * 3600 if isinstance(estimate, (int, float)) else None
+    return estimate_seconds(stage.field("estimate"))
+
+
+def expectation(stage: Stage, record: RunRecord) -> str:
+    """"; last took 41s", "; estimate 6h30m" or nothing, for the line that starts a stage."""
+    last = (record.stage(stage.name) or {}).get("last_elapsed_s")
+    if last is not None:
+        return f"; last took {duration(last)}"
+    expected = expected_seconds(stage, record)
+    return f"; estimate {duration(expected)}" if expected is not None else ""
 
 
 def eta(pending: list[Stage], record: RunRecord) -> str:
@@ -357,8 +254,7 @@ def execute(pipeline: Pipeline, decisions: list[Decision], record: RunRecord, ha
             print(f"{tag}  {decision.action:<7} {decision.why}", flush=True)
             continue
         log = pipeline.output / "logs" / f"{stage.name}.log"
-        print(f"{tag}  running ({decision.why}; last took {duration(expected_seconds(stage, record))}) "
-              f"log {log}", flush=True)
+        print(f"{tag}  running ({decision.why}{expectation(stage, record)}) log {log}", flush=True)
         try:
             code, elapsed = run_stage(decision, pipeline, record, hasher)
         except (KeyboardInterrupt, StageInterrupted):
@@ -448,8 +344,21 @@ def validate(decisions: list[Decision]) -> None:
                 raise stage_error(stage, str(err)) from None
 
 
+def lock_run_folder(out: Path):
+    """One `mixlab run` per run folder at a time; the lock goes with the process (even on SIGKILL)."""
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".run.lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputConflict(f"{out} is in use by another `mixlab run` (it holds {out / '.run.lock'})") from None
+    return handle
+
+
 def run_command(args) -> int:
     pipeline = load_pipeline(args.pipeline, args.output, args.overrides)
+    lock = None if args.dry_run else lock_run_folder(pipeline.output)
     record = RunRecord.load(pipeline.output)
     hasher = ContentHasher(pipeline.output / ".hash-cache.json")
     decisions = decide(pipeline, record, hasher, args.first, args.last)
@@ -463,3 +372,4 @@ def run_command(args) -> int:
         return execute(pipeline, decisions, record, hasher, lambda name: resume_command(args, name))
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        lock.close()

@@ -19,9 +19,9 @@ DEFAULT_BUDGET_HOURS = 24.0
 
 
 def budget_line(stage: Stage, gpu: str) -> str:
-    declared = stage.field("estimate_hours")
+    declared = stage.field("estimate")
     text = plan_text(stage, gpu) if stage.kind == "sft" else "no estimate: mixlab plan covers SFT recipes"
-    return text + (f"; pipeline estimate {declared:g} h" if isinstance(declared, (int, float)) else "")
+    return text + (f"; pipeline estimate {declared}" if declared else "")
 
 
 def plan_config(stage: Stage):

@@ -3,9 +3,10 @@
     kind = STAGE_KINDS[stage.kind]                  # e.g. "curate", "sft", "eval"
     kind.validate(stage)                            # load its recipe with the stage's real loader (errors: file:line)
     argv = kind.command(stage, mode)                # ["curate", ...] for `python -m mixlab.cli`; mode fresh|resume|redo
-    kind.inputs(stage), kind.config(stage), kind.done(stage)
+    kind.inputs(stage), kind.recipe(stage), kind.done(stage)
 
-Kinds and their pipeline fields (besides name, run, output, env, estimate_hours, which every stage has):
+Kinds and their pipeline fields, besides name, run, output, env and estimate (e.g. `estimate: 6.5h`, used for ETAs
+until the stage has run once), which every stage has:
 demo-corpus (records, seed), curate (inputs, recipe, workers, set, args), decontam (inputs, benchmarks, benchmark_dir,
 workers, args), synth (task, inputs, model, args), sft | dpo | grpo (recipe, model, datasets, num_gpus, set,
 budget_hours, plan_model_config), eval (model, suite, tasks, limit, benchmark_dir, set, args), compare (inputs),
@@ -25,7 +26,7 @@ import yaml
 
 from mixlab.recipe import RecipeError, apply_overrides, read_yaml
 
-COMMON_FIELDS = ("name", "run", "output", "env", "estimate_hours")
+COMMON_FIELDS = ("name", "run", "output", "env", "estimate")
 TRAINERS = ("sft", "dpo", "grpo")
 
 

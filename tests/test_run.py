@@ -20,7 +20,7 @@ import pytest
 
 from mixlab.cli import main
 from mixlab.recipe import RecipeError
-from mixlab.run import load_pipeline
+from mixlab.run_pipeline import load_pipeline
 from mixlab.run_record import ContentHasher
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,6 +90,10 @@ def test_pipeline_errors_name_the_file_line_and_field(tmp_path):
     kind = write(tmp_path / "p3.yaml", "output: runs/x\nstages:\n  - name: a\n    run: curat\n")
     with pytest.raises(RecipeError, match="run: 'curat' is not a stage kind"):
         load_pipeline(kind)
+    estimate = write(tmp_path / "p4.yaml", "output: runs/x\nstages:\n  - name: a\n    run: curate\n"
+                     "    estimate: soon\n")
+    with pytest.raises(RecipeError, match=r"p4\.yaml:3: stage 'a': estimate 'soon': a number with s, m or h"):
+        load_pipeline(estimate)
 
 
 def test_references_become_outputs_and_dependencies(tmp_path):
@@ -219,6 +223,19 @@ def test_an_output_folder_not_made_by_the_pipeline_is_refused(tmp_path, capsys):
                      "    inputs: [x.jsonl]\n")
     assert main(["run", str(pipeline), "--dry-run"]) == 2
     assert "has no entry in the run record" in capsys.readouterr().err
+
+
+def test_one_run_per_folder_at_a_time(tmp_path, capsys):
+    import fcntl
+
+    pipeline = write(tmp_path / "p.yaml", f"output: {tmp_path / 'out'}\nstages:\n  - name: mix\n    run: curate\n"
+                     "    inputs: [x.jsonl]\n")
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / ".run.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["run", str(pipeline)]) == 2
+    assert "is in use by another `mixlab run`" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "run.json").exists()
 
 
 # ---- the course pipeline on a machine without its GPUs, weights or data --------------------------------------------
