@@ -95,7 +95,7 @@ def test_select_stage_with_nothing_left_writes_an_empty_report(tmp_path):
                               {"role": "assistant", "content": answers[name][i % 3]}]} for i in range(60)]
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     model = tmp_path / "q.bin"
-    train_quality_model([str(tmp_path / "good.jsonl")], [str(tmp_path / "bad.jsonl")], str(model), bucket=10_000)
+    train_quality_model([str(tmp_path / "good.jsonl")], [str(tmp_path / "bad.jsonl")], str(model), lr=0.5, epoch=30)
     stage = SelectionStage(str(tmp_path / "work"), 2, QualitySection(enabled=True, model=str(model), threshold=0.5),
                            SemanticDedupSection(enabled=True, cache=str(tmp_path / "cache")),
                            SelectSection(enabled=True, target_tokens=100, by="quality"))

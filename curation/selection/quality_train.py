@@ -6,7 +6,8 @@ Each side is a curated folder (its data/ is read), a folder of parquet files (e.
 by a filter are used unless --removed-by says otherwise, since dedup drops are copies of kept records), a
 .parquet file or a .jsonl of canonical records. The text is the record as the filters see it
 (curation.selection.quality.quality_text). A seeded hash of each record's id holds out --holdout of each class;
-the model trained on the rest is saved with a report next to it (quality.json).
+the model trained on the rest is saved with a report next to it (quality.json). If fastText diverges (NaN), the
+learning rate is halved and training retried; the report gives the rate that was used.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from curation.selection.quality import NEGATIVE, POSITIVE, quality_text, score_t
 from mixlab.schema import decode_row
 
 DEFAULT_REMOVED_BY = ("filter:",)
+LR_RETRIES = 3
 
 
 def record_files(path: Path) -> list[Path]:
@@ -96,12 +98,24 @@ def holdout_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0
             "auc": auc(labels, scores)}
 
 
+def fit(path: str, lr: float, **params):
+    """fastText supervised training; when it diverges (NaN, fastText's advice: too high a learning rate) it is
+    retried at half the rate, up to LR_RETRIES times. Returns (model, the learning rate that trained it)."""
+    import fasttext
+
+    for attempt in range(LR_RETRIES + 1):
+        try:
+            return fasttext.train_supervised(input=path, lr=lr, verbose=0, **params), lr
+        except RuntimeError as err:
+            if "NaN" not in str(err) or attempt == LR_RETRIES:
+                raise InputError(f"fastText training failed at --lr {lr}: {err}") from None
+            lr /= 2
+
+
 def train_quality_model(positive: list[str], negative: list[str], output: str, *, holdout: float = 0.1,
                         seed: int = 0, epoch: int = 10, lr: float = 0.1, dim: int = 64, word_ngrams: int = 2,
                         min_count: int = 1, bucket: int = 2**17, threads: int = 1,
                         removed_by: tuple[str, ...] = DEFAULT_REMOVED_BY) -> dict:
-    import fasttext
-
     pos, neg = read_records(positive, removed_by), read_records(negative, removed_by)
     if not pos or not neg:
         raise InputError(f"need records on both sides: {len(pos)} positive, {len(neg)} negative")
@@ -109,20 +123,16 @@ def train_quality_model(positive: list[str], negative: list[str], output: str, *
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
         f.write("\n".join(train) + "\n")
     try:
-        model = fasttext.train_supervised(input=f.name, epoch=epoch, lr=lr, dim=dim, wordNgrams=word_ngrams,
-                                          minCount=min_count, bucket=bucket, thread=threads, seed=seed, verbose=0)
-    except RuntimeError as err:
-        if "NaN" not in str(err):
-            raise
-        raise InputError(f"fastText training diverged (NaN) at --lr {lr}: try a lower learning rate") from None
+        model, used_lr = fit(f.name, lr, epoch=epoch, dim=dim, wordNgrams=word_ngrams, minCount=min_count,
+                             bucket=bucket, thread=threads, seed=seed)
     finally:
         os.unlink(f.name)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     model.save_model(str(output))
     report = {"model": str(output), "positive": list(positive), "negative": list(negative),
               "records": {"positive": len(pos), "negative": len(neg), "train": len(train), "holdout": len(test)},
-              "params": {"epoch": epoch, "lr": lr, "dim": dim, "word_ngrams": word_ngrams, "min_count": min_count,
-                         "bucket": bucket, "threads": threads, "seed": seed, "holdout": holdout,
+              "params": {"epoch": epoch, "lr": used_lr, "lr_requested": lr, "dim": dim, "word_ngrams": word_ngrams,
+                         "min_count": min_count, "bucket": bucket, "threads": threads, "seed": seed, "holdout": holdout,
                          "removed_by": list(removed_by)},
               "holdout": holdout_metrics(labels, score_texts(model, test))}
     Path(output).with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -168,5 +178,7 @@ def run_train(args) -> int:
           f"in all); held out {counts['holdout']}")
     print(f"held-out at {metrics['threshold']}: precision {pct(metrics['precision'])}  recall "
           f"{pct(metrics['recall'])}  f1 {pct(metrics['f1'])}  auc {pct(metrics['auc'])}")
+    if report["params"]["lr"] != args.lr:
+        print(f"fastText diverged at --lr {args.lr}: trained at {report['params']['lr']:g} instead")
     print(f"model: {args.output}  report: {Path(args.output).with_suffix('.json')}")
     return 0
