@@ -180,6 +180,12 @@ def add_quality(sub) -> None:
     add_quality_parser(sub)
 
 
+def add_score_mix(sub) -> None:
+    from eval.score_mix import add_score_mix as add_score_mix_parser
+
+    add_score_mix_parser(sub)
+
+
 def add_run(sub) -> None:
     from mixlab.run import add_run as add_run_parser
 
@@ -190,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
     for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth,
-                add_eval, add_report, add_quality, add_run):
+                add_eval, add_report, add_quality, add_score_mix, add_run):
         add(sub)
     return parser
 
