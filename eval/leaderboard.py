@@ -17,6 +17,7 @@ from pathlib import Path
 from eval.summary import metrics
 
 TIE_Z = 1.96
+LEADER, TIED, OTHER = "tab:blue", "tab:cyan", "tab:gray"
 
 
 def task_scores(summary: dict) -> dict:
@@ -143,30 +144,32 @@ def plot(rows: list[dict], tasks: list[str], path: Path, settings: dict) -> None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    names = [row["name"] for row in rows][::-1]  # best on top
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.2 + 0.6 * len(rows)), squeeze=True,
+    names = [row["name"] for row in rows][::-1]  # barh draws bottom-up: best on top
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.0, 1.2 + 0.6 * len(rows))),
                                       gridspec_kw={"width_ratios": [3, 2]})
     means = [100 * (row["mean"] or 0.0) for row in rows][::-1]
     errors = [100 * (row["stderr"] or 0.0) for row in rows][::-1]
-    colors = ["tab:blue" if row["rank"] == 1 else ("tab:cyan" if row["tied_with_leader"] else "tab:gray")
-              for row in rows][::-1]
+    colors = [LEADER if row["rank"] == 1 else (TIED if row["tied_with_leader"] else OTHER) for row in rows][::-1]
     left.barh(names, means, xerr=errors, color=colors, capsize=3)
     for y, row in enumerate(rows[::-1]):
         cost = row["cost"]
         left.annotate(f"{means[y]:.1f}  ({_count(cost['tokens_trained'])} tok, {cost['total_seconds']:.0f} s)",
                       (means[y] + errors[y], y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
-    left.set(xlabel="mean score (%)", xlim=(0, max([*means, 1.0]) * 1.6 + 5),
-             title=f"{settings['suite']} suite, {settings['steps']} SFT steps from {Path(settings['model']).name}")
+    left.set(xlabel="mean score (%) ± stderr", xlim=(0, max([*means, 1.0]) * 1.6 + 5),
+             title=f"{settings['suite']} suite, {settings['steps']} SFT steps from {_model_label(settings['model'])}")
+    left.legend(handles=[Patch(color=LEADER, label="leader"), Patch(color=TIED, label="within noise of the leader"),
+                         Patch(color=OTHER, label="behind")], fontsize=7, loc="lower right")
     grid = [[100 * row["tasks"][t]["value"] if t in row["tasks"] and row["tasks"][t]["value"] is not None
-             else float("nan") for t in tasks] for row in rows[::-1]]
+             else float("nan") for t in tasks] for row in rows]  # imshow draws top-down: best on top
     right.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
     for y, values in enumerate(grid):
         for x, value in enumerate(values):
             right.text(x, y, "—" if math.isnan(value) else f"{value:.0f}", ha="center", va="center", fontsize=8,
                        color="white" if math.isnan(value) or value < 60 else "black")
     right.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right", fontsize=8)
-    right.set_yticks(range(len(names)), names, fontsize=8)
+    right.set_yticks(range(len(rows)), [row["name"] for row in rows], fontsize=8)
     right.set_title("per-task score (%)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -189,6 +192,11 @@ def _curate_cell(score: dict) -> str:
         return "—"
     seconds = sum(c["seconds"] for c in curations)
     return f"{seconds:.0f}" + (" (cached)" if all(c["reused"] for c in curations) else "")
+
+
+def _model_label(model: str) -> str:
+    path = Path(model)
+    return f"{path.parent.name}/{path.name} (random init)" if path.suffix == ".json" else path.name
 
 
 def _overrides(settings: dict) -> str:
