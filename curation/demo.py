@@ -1,9 +1,9 @@
 """`mixlab demo`: write the seeded demo corpus, curate it, show the card and reconciled counts, then train tiny models.
 
-    mixlab demo --output runs/demo                 # corpus, curation and tiny SFT + DPO in one process
+    mixlab demo --output runs/demo                 # corpus, curation and tiny SFT, DPO, GRPO in one process
     mixlab demo --output runs/demo --skip-train    # curation only (about 10 s)
-    python -m curation.demo --output runs/demo/inputs   # only the inputs: the `corpus` stage of
-                                                        # configs/demo/pipeline.yaml (what `make demo` runs)
+    python -m curation.demo --output runs/demo-pipeline/corpus   # only the inputs (corpus + tiny benchmarks): the
+                                                   # `corpus` stage of configs/demo/pipeline.yaml (`make demo`)
 
 The training part is a smoke run of the real SFT, DPO and GRPO paths (configs/tiny/*.yaml: a random-init tiny
 Qwen3 with the real Qwen3 tokenizer) on the curated demo data, not a useful model. GRPO trains on the demo's

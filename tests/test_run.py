@@ -195,6 +195,22 @@ def test_sigkill_mid_stage_then_rerun_redoes_only_the_killed_stage(tmp_path, cap
     assert plan["sft"] == "outside"
 
 
+def test_sigterm_stops_the_stage_and_says_how_to_resume(tmp_path):
+    """What a Slurm time limit does (run.sbatch's --signal=B:TERM): the stage is stopped and marked interrupted."""
+    pipeline = write(tmp_path / "p.yaml", f"output: {tmp_path / 'out'}\nstages:\n"
+                     "  - name: corpus\n    run: demo-corpus\n    records: 20000\n")
+    proc = subprocess.Popen([sys.executable, "-m", "mixlab.cli", "run", str(pipeline)], cwd=REPO,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_status(tmp_path / "out", "corpus", "running", proc)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)  # to `mixlab run` only: it stops its stage itself
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "stage 'corpus' interrupted" in stderr and f"resume with: mixlab run {pipeline} --from corpus" in stderr
+    assert record(tmp_path / "out")["corpus"]["status"] == "interrupted"
+    assert session_alive(proc.pid) == []
+
+
 def test_failed_stage_names_its_log_and_the_resume_command(tmp_path):
     data = tmp_path / "chat.jsonl"
     pipeline = write(tmp_path / "pipeline.yaml", f"output: {tmp_path / 'out'}\nstages:\n"
