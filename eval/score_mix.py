@@ -110,6 +110,7 @@ def score_mixes(run: ScoreMixRun) -> list[dict]:
     recipe = sft_recipe(run)
     check_model(run.model)
     out = Path(run.output)
+    check_recipes(mixes, run, recipe, out)
     scores = []
     for i, mix in enumerate(mixes, 1):
         print(f"\n== score-mix {i}/{len(mixes)}: {mix.name} ({mix.file})", flush=True)
@@ -132,6 +133,17 @@ def sft_recipe(run: ScoreMixRun) -> Path:
     import torch
 
     return GPU_SFT_RECIPE if torch.cuda.is_available() else CPU_SFT_RECIPE
+
+
+def check_recipes(mixes: list[MixSpec], run: ScoreMixRun, recipe: Path, out: Path) -> None:
+    """Every curation recipe and the SFT recipe with its overrides load: a typo fails before any work."""
+    from train.config import load_run_config
+
+    for mix in mixes:
+        for entry in mix.entries:
+            if entry.curate is not None:
+                curation_recipe(entry.curate, mix.name)
+    load_run_config("sft", recipe, sft_overrides([{"path": "."}], run, out / "mixes" / "check"))
 
 
 def check_model(model: str) -> None:
@@ -172,11 +184,10 @@ def curate_cached(spec: CurateSpec, cache: Path, workers: int | None, mix_name: 
     """The curated folder of `spec`: reused when a finished one with the same fingerprint is in the cache."""
     from curation.pipeline import curate
     from curation.read import discover_inputs
-    from curation.recipe import CurationRecipe
     from mixlab.manifest import RunManifest
-    from mixlab.recipe import load_recipe, recipe_to_dict
+    from mixlab.recipe import recipe_to_dict
 
-    recipe = load_recipe(CurationRecipe, spec.recipe, spec.overrides)
+    recipe = curation_recipe(spec, mix_name)
     files = discover_inputs(spec.inputs)
     # the same fingerprint curate's manifest gets (command and recipe_path are not part of it)
     fingerprint = RunManifest.for_run(cache, command="", recipe=recipe_to_dict(recipe), inputs=[f.path for f in files],
@@ -196,6 +207,17 @@ def curate_cached(spec: CurateSpec, cache: Path, workers: int | None, mix_name: 
     seconds = round(time.monotonic() - started, 1)
     print(f"curate: {folder} in {seconds:.0f} s", flush=True)
     return {**info, "reused": False, "seconds": seconds, "kept": kept_records(folder)}
+
+
+def curation_recipe(spec: CurateSpec, mix_name: str):
+    from curation.recipe import CurationRecipe
+    from mixlab.recipe import load_recipe
+
+    recipe = load_recipe(CurationRecipe, spec.recipe, spec.overrides)
+    if recipe.executor.type != "local":
+        raise InputError(f"mix {mix_name}: score-mix curates in this process (executor.type local); curate on "
+                         f"{recipe.executor.type} with `mixlab curate` and list the folder as `path:` instead")
+    return recipe
 
 
 def finished_curation(folder: Path, fingerprint: str) -> bool:

@@ -172,7 +172,7 @@ def test_rerun_reuses_the_curated_folders(setup, first_run, capsys):
     assert "| 0 (cached) |" in (first_run / "leaderboard.md").read_text()
 
 
-def test_a_bad_mix_file_fails_before_any_work(setup, tmp_path, capsys):
+def test_a_bad_mix_file_or_recipe_fails_before_any_work(setup, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"datasets": [{"curate": {"inputs": [str(tmp_path / "nowhere.jsonl")]}}]}))
     code = main(["score-mix", "--mixes", str(setup / "right.yaml"), str(bad), "--model",
@@ -185,6 +185,10 @@ def test_a_bad_mix_file_fails_before_any_work(setup, tmp_path, capsys):
     code = main(["score-mix", "--mixes", str(twice), "--model", "configs/tiny/model/config.json", "--steps", "2",
                  "--output", str(tmp_path / "out")])
     assert code == 2 and "give either `curate:`" in capsys.readouterr().err
+    code = main(["score-mix", "--mixes", str(setup / "right.yaml"), "--model", "configs/tiny/model/config.json",
+                 "--steps", "2", "--output", str(tmp_path / "out"), "--set", "learnin_rate=0.1"])
+    assert code == 2 and "unknown field 'learnin_rate'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_ranking_marks_mixes_within_noise_of_the_leader():
