@@ -73,7 +73,17 @@ def has_content(path: Path) -> bool:
     return path.is_file() or (path.is_dir() and any(path.iterdir()))
 
 
+def check_inputs(stage: Stage) -> None:
+    """A stage must not read a folder that holds its own output: its hash would change with every run."""
+    output = stage.output.resolve()
+    for path in STAGE_KINDS[stage.kind].inputs(stage):
+        if output.is_relative_to(Path(path).resolve()):
+            raise RecipeError(f"input {path} holds the stage's own output {stage.output}: list the stage folders "
+                              "it reads instead")
+
+
 def decide_stage(stage: Stage, previous: dict | None, rerunning: set[str], hasher: ContentHasher) -> Decision:
+    check_inputs(stage)
     if previous is None:
         if has_content(stage.output):
             raise OutputConflict(f"{stage.output} exists, but {stage.name!r} has no entry in the run record: it was "

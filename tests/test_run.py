@@ -241,6 +241,13 @@ def test_an_output_folder_not_made_by_the_pipeline_is_refused(tmp_path, capsys):
     assert "has no entry in the run record" in capsys.readouterr().err
 
 
+def test_a_stage_may_not_read_its_own_output(tmp_path, capsys):
+    pipeline = write(tmp_path / "p.yaml", f"output: {tmp_path / 'out'}\nstages:\n  - name: report\n"
+                     "    run: report\n    inputs: [\"${out}\"]\n")
+    assert main(["run", str(pipeline), "--dry-run"]) == 2
+    assert "stage 'report': input" in capsys.readouterr().err
+
+
 def test_one_run_per_folder_at_a_time(tmp_path, capsys):
     import fcntl
 
