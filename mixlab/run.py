@@ -16,6 +16,7 @@ reruns makes every stage that reads its output rerun.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -199,13 +200,27 @@ def run_logged(argv: list[str], log: Path, env: dict) -> int:
         try:
             return proc.wait()
         except (KeyboardInterrupt, StageInterrupted):
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process_tree(proc)
             raise
+
+
+def stop_process_tree(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """SIGTERM to the stage and every process it started (accelerate's workers, datatrove's pool: a parent killed
+    alone would leave them running), SIGKILL to whatever is left after `grace` seconds."""
+    import psutil  # an accelerate/TRL dependency
+
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    proc.wait()
 
 
 def children_cpu_seconds() -> float:

@@ -20,6 +20,7 @@ import pytest
 
 from mixlab.cli import main
 from mixlab.recipe import RecipeError
+from mixlab.run import stop_process_tree
 from mixlab.run_pipeline import load_pipeline
 from mixlab.run_record import ContentHasher
 
@@ -209,6 +210,23 @@ def test_sigterm_stops_the_stage_and_says_how_to_resume(tmp_path):
     assert "stage 'corpus' interrupted" in stderr and f"resume with: mixlab run {pipeline} --from corpus" in stderr
     assert record(tmp_path / "out")["corpus"]["status"] == "interrupted"
     assert session_alive(proc.pid) == []
+
+
+def test_stopping_a_stage_stops_the_processes_it_started(tmp_path):
+    """A launcher killed alone leaves its workers running (accelerate's ranks); the whole tree must stop."""
+    marker = tmp_path / "grandchild.pid"
+    launcher = ("import subprocess, sys, time; worker = subprocess.Popen(['sleep', '300']); "
+                f"open({str(marker)!r}, 'w').write(str(worker.pid)); time.sleep(300)")
+    proc = subprocess.Popen([sys.executable, "-c", launcher])
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker = int(marker.read_text())
+    stop_process_tree(proc, grace=5)
+    assert proc.returncode is not None
+    time.sleep(0.2)
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(worker)], capture_output=True, text=True).stdout.strip()
+    assert state in ("", "Z"), f"the launcher's worker {worker} survived ({state})"
 
 
 def test_failed_stage_names_its_log_and_the_resume_command(tmp_path):
