@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mixlab.run_pipeline import estimate_seconds
 from mixlab.run_stages import STAGE_KINDS, Stage
 
 PLAN_SAMPLE_ROWS = 20000   # rows tokenized per mix; the rest extrapolated (plan's --sample)
@@ -19,9 +20,13 @@ DEFAULT_BUDGET_HOURS = 24.0
 
 
 def budget_line(stage: Stage, gpu: str) -> str:
-    declared = stage.field("estimate")
     text = plan_text(stage, gpu) if stage.kind == "sft" else "no estimate: mixlab plan covers SFT recipes"
-    return text + (f"; pipeline estimate {declared}" if declared else "")
+    declared = estimate_seconds(stage.field("estimate"))
+    if declared is None:
+        return text
+    budget = float(stage.field("budget_hours", DEFAULT_BUDGET_HOURS))
+    verdict = "within" if declared <= budget * 3600 else "OVER"
+    return f"{text}; pipeline estimate {stage.field('estimate')}, {verdict} the {budget:g} h budget"
 
 
 def plan_config(stage: Stage):
