@@ -160,7 +160,7 @@ class SynthKind(StageKind):
     def base_command(self, stage):
         if not stage.field("task"):
             raise stage_error(stage, "field 'task' is required (cot, respond, ifeval-prompts or preference)")
-        return ["synth", str(stage.field("task")), *repeated("--input", stage.strings("inputs")),
+        return ["synth", str(stage.field("task")), "--input", *stage.strings("inputs"),
                 "--output", str(stage.output), *option("--model", stage.field("model")), *stage.strings("args")]
 
     def inputs(self, stage):

@@ -107,6 +107,29 @@ def test_references_become_outputs_and_dependencies(tmp_path):
     assert stages["eval-sft"].field("env")["HF_HUB_OFFLINE"] == "1"  # the pipeline's env reaches every stage
 
 
+def test_every_stage_command_parses_with_the_real_cli(tmp_path):
+    from mixlab.cli import build_parser
+    from mixlab.run_stages import STAGE_KINDS
+
+    synth = write(tmp_path / "synth.yaml", "output: runs/x\nstages:\n  - name: cot\n    run: synth\n"
+                  "    task: cot\n    inputs: [a.jsonl, b.jsonl]\n    model: models/tiny\n    args: [--n, '2']\n")
+    stages = [s for path in (DEMO, COURSE, synth) for s in load_pipeline(path).stages]
+    parser = build_parser()
+    for stage in stages:
+        kind = STAGE_KINDS[stage.kind]
+        if kind.module() != "mixlab.cli":
+            continue
+        args = parser.parse_args(kind.command(stage, "redo"))
+        if stage.kind in ("sft", "dpo", "grpo"):
+            assert f"output_dir={stage.output}" in args.overrides
+        elif stage.kind == "report":
+            assert args.output == str(stage.output / "report")
+        else:
+            assert args.output == str(stage.output)
+    cot = parser.parse_args(STAGE_KINDS["synth"].command(stages[-1], "redo"))
+    assert (cot.inputs, cot.model, cot.n, cot.force) == (["a.jsonl", "b.jsonl"], "models/tiny", 2, True)
+
+
 def test_content_hash_follows_content_not_mtime(tmp_path):
     folder = tmp_path / "model"
     (folder / "checkpoint-5").mkdir(parents=True)
