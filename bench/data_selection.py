@@ -1,8 +1,8 @@
 """Data-selection benchmark: MiniLM embedding throughput on this CPU, semantic-dedup precision/recall on planted
 paraphrases, cache cost, clustering time at scale, and the cost of 1M records extrapolated from measured rates.
 
-    .venv/bin/python bench/select.py                       # 4k real prompts + 600 planted paraphrases
-    .venv/bin/python bench/select.py --records 3000 --planted 300 --scale 50000,100000   # quicker look
+    .venv/bin/python bench/data_selection.py                       # 4k real prompts + 600 planted paraphrases
+    .venv/bin/python bench/data_selection.py --records 3000 --planted 300 --scale 50000,100000   # quicker look
 
 Prompts are real (GSM8K, MATH, MMLU, ARC, CommonsenseQA, GPTeacher, AlpacaEval instructions from ../shared/data;
 a seeded sentence grammar when that folder is missing), exact-deduplicated. Each planted paraphrase is a templated
