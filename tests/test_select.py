@@ -85,10 +85,10 @@ BAD = [
     ("How do I clean a cast iron pan?", "whatever, just figure it out, not my problem."),
     ("What is machine learning?", "lol no idea, ask someone else maybe."),
     ("How do airplanes stay in the air?", "magic probably lol idk, google it."),
-    ("Which planet has the most moons?", "not sure, whatever, look it up yourself."),
+    ("Which planet has the most moons?", "no idea, whatever, look it up yourself lol."),
     ("How can I improve my handwriting?", "idk just write better lol, who cares."),
     ("What is inflation?", "no clue honestly, google it or whatever."),
-    ("How do I remove a coffee stain from a shirt?", "just buy a new shirt lol, idk."),
+    ("How do I remove a coffee stain from a shirt?", "idk lol, just buy a new shirt, who cares."),
     ("Why do leaves change colour in autumn?", "dunno lol, it just happens, whatever."),
 ]
 TRAIN_TOPICS = ["planting a tree", "saving money", "learning French", "cooking rice", "painting a wall",
