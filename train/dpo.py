@@ -17,6 +17,7 @@ from trl import DPOTrainer
 
 from train.config import RunConfig, load_run_config
 from train.data import build_mix
+from train.guards import NonFiniteGradGuard
 from train.model import is_config_init
 from train.outputs import MetricsLogger
 from train.sft import model_for, parse_args, run_training, tokenizer_for
@@ -35,7 +36,7 @@ def build_trainer(cfg: RunConfig) -> tuple[DPOTrainer, dict]:
     model = model_for(cfg, tokenizer)
     trainer = DPOTrainer(model=model, ref_model=reference_model_for(cfg, model), args=cfg.args,
                          train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[MetricsLogger(cfg.args.output_dir)])
+                         callbacks=[NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)])
     return trainer, mix
 
 

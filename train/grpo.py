@@ -20,6 +20,7 @@ from trl import GRPOTrainer
 from mixlab.recipe import RecipeError
 from train.config import RunConfig, load_run_config
 from train.data import build_mix
+from train.guards import NonFiniteGradGuard
 from train.model import is_config_init
 from train.outputs import MetricsLogger, read_metrics
 from train.rewards import reward_functions
@@ -41,7 +42,8 @@ def build_trainer(cfg: RunConfig) -> tuple[GRPOTrainer, dict]:
     tokenizer = tokenizer_for(cfg)
     model = model_for(cfg, tokenizer)
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=cfg.args, train_dataset=dataset,
-                          processing_class=tokenizer, callbacks=[MetricsLogger(cfg.args.output_dir)])
+                          processing_class=tokenizer,
+                          callbacks=[NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)])
     return trainer, mix
 
 

@@ -19,6 +19,7 @@ from trl import SFTConfig, SFTTrainer
 
 from train.config import RunConfig, load_run_config
 from train.data import build_mix, format_mix
+from train.guards import NonFiniteGradGuard
 from train.model import load_model
 from train.outputs import METRICS_FILE, MetricsLogger, plot_metrics, save_final_model, save_run_files
 from train.template import PACKAGED_TOKENIZER, install_chat_template, load_tokenizer
@@ -68,7 +69,7 @@ def build_trainer(cfg: RunConfig) -> tuple[MixlabSFTTrainer, dict]:
     tokenizer = tokenizer_for(cfg)
     model = model_for(cfg, tokenizer)
     trainer = MixlabSFTTrainer(model=model, args=cfg.args, train_dataset=dataset, processing_class=tokenizer,
-                               callbacks=[MetricsLogger(cfg.args.output_dir)])
+                               callbacks=[NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)])
     return trainer, mix
 
 
