@@ -28,6 +28,8 @@ from .base import ChatFilter
 from .repetition import strip_code_blocks
 
 LETTER_RUN = re.compile(r"[^\W\d_]+")
+# ASCII bytes -> lowercase letter for A-Z/a-z (what LETTER_RUN matches in ASCII), else a space
+ASCII_LETTERS_LOWER = bytes(c | 32 if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
 LABEL_PREFIX = "__label__"
 
 
@@ -52,6 +54,8 @@ def language_text(record: dict, max_chars: int) -> str:
     contents = [m["content"] or "" for conv in conversations(record) for m in conv
                 if m["role"] in ("user", "assistant")]
     text = " ".join(strip_code_blocks(content) for content in contents)[:3 * max_chars]
+    if text.isascii():  # the same letter runs, lowercased, by a bytes.translate fast path
+        return " ".join(text.encode().translate(ASCII_LETTERS_LOWER).decode().split())[:max_chars]
     words = LETTER_RUN.findall(text)
     return " ".join(words).lower()[:max_chars]
 

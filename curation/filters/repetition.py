@@ -15,13 +15,19 @@ assistant response on its own. Differences from datatrove's document filter, all
     ("On weekdays he works") or one used twice ("Adult tickets cost ... Child tickets cost") already passes
     Gopher's 16-20% (calibrated on web pages of 50+ words), while degenerate loops repeat far more often.
 The first ratio over its threshold gives the reason "repetition:<ratio>", e.g. "repetition:top_2_gram".
+In a pipeline the records come in batches of BATCH_RECORDS: the top n-grams and the repeated-5-gram shortcut of
+all their responses are counted with a few numpy calls per batch (NGramCounts) rather than a Counter per text;
+`check(record)` alone computes the same numbers one text at a time.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import chain
 
+import numpy as np
+import pyarrow as pa
 from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_duplicates
 
 from mixlab.schema import assistant_texts
@@ -36,6 +42,9 @@ CODE_BLOCK = re.compile(r"^[ \t]*```.*?(?:^[ \t]*```[^\n]*$|\Z)", re.MULTILINE |
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 LINE_BREAK = re.compile(r"\n+")
 CODE_LINE = re.compile(r"^(?:[ \t]+\S.*|.*[{};:(),])[ \t]*$")
+# ASCII bytes -> themselves when \w matches them ([0-9A-Za-z_]), else a space: split() then gives the \w+ runs
+ASCII_WORD_BYTES = bytes(c if c < 128 and (chr(c).isalnum() or c == 95) else 32 for c in range(256))
+BATCH_RECORDS = 256
 
 
 def strip_code_blocks(text: str) -> str:
@@ -52,6 +61,18 @@ def content_pieces(pieces: list[str]) -> list[str]:
     return [piece for piece in pieces if WORD.search(piece)]
 
 
+def words_of(text: str) -> list[str]:
+    """WORD.findall(text); ASCII text (the common case) takes a bytes.translate fast path."""
+    if text.isascii():
+        return text.encode().translate(ASCII_WORD_BYTES).decode().split()
+    return WORD.findall(text)
+
+
+def response_text(text: str) -> str:
+    """What the ratios are computed on: the response without fenced code, stripped."""
+    return strip_code_blocks(text).strip()
+
+
 class RepetitionFilter(ChatFilter):
     """Gopher repetition ratios per assistant response → "repetition:<ratio>"."""
 
@@ -61,7 +82,7 @@ class RepetitionFilter(ChatFilter):
                  dup_para_frac: float | None = 0.3, dup_line_char_frac: float | None = 0.2,
                  dup_para_char_frac: float | None = 0.2,
                  top_n_grams=TOP_N_GRAMS, dup_n_grams=DUP_N_GRAMS, exclusion_writer=None):
-        super().__init__(exclusion_writer)
+        super().__init__(exclusion_writer, batch_size=BATCH_RECORDS)
         self.min_words = min_words
         self.min_top_repeats = min_top_repeats
         self.dup_line_frac = dup_line_frac
@@ -71,21 +92,40 @@ class RepetitionFilter(ChatFilter):
         self.top_n_grams = tuple((int(n), float(frac)) for n, frac in top_n_grams)
         self.dup_n_grams = tuple((int(n), float(frac)) for n, frac in dup_n_grams)
 
-    def check(self, record: dict) -> bool | tuple[bool, str]:
-        for text in assistant_texts(record):
-            ratio = self.repeated_ratio(strip_code_blocks(text).strip())
+    def check(self, record: dict, grams: NGramCounts | None = None, first: int = 0) -> bool | tuple[bool, str]:
+        """`grams` (batch mode): n-gram counts of a batch's responses, this record's starting at index `first`."""
+        for i, text in enumerate(assistant_texts(record)):
+            ratio = self.repeated_ratio(response_text(text), grams.of(first + i) if grams else None)
             if ratio:
                 return False, f"repetition:{ratio}"
         return True
 
-    def repeated_ratio(self, text: str) -> str | None:
-        """The name of the first Gopher ratio over its threshold, or None."""
-        words = WORD.findall(text)
+    def filter_batch(self, batch: list) -> list:
+        """The batch's responses are counted together; each record then goes through check (as filter() does)."""
+        records = [doc.metadata["record"] for doc in batch]
+        responses = [assistant_texts(record) for record in records]
+        shortest = min((n for n, _ in self.dup_n_grams), default=0)
+        grams = NGramCounts([words_of(response_text(t)) for t in chain.from_iterable(responses)],
+                            tuple(n for n, _ in self.top_n_grams), shortest)
+        firsts = np.cumsum([0] + [len(texts) for texts in responses])
+        results = []
+        for doc, first in zip(batch, firsts):
+            result = self.check(doc.metadata["record"], grams, int(first))
+            if result is not True:
+                doc.metadata["removed_by"], doc.metadata["reason"] = f"filter:{self.name}", result[1]
+            results.append(result)
+        return results
+
+    def repeated_ratio(self, text: str, grams: TextNGrams | None = None) -> str | None:
+        """The name of the first Gopher ratio over its threshold, or None. `grams`: precounted n-grams of `text`."""
+        words = grams.words if grams else words_of(text)
         if len(words) < self.min_words or looks_like_code(text):
             return None
-        return (self.piece_ratio(text, PARAGRAPH_BREAK, "para", self.dup_para_frac, self.dup_para_char_frac)
-                or self.piece_ratio(text, LINE_BREAK, "line", self.dup_line_frac, self.dup_line_char_frac)
-                or self.n_gram_ratio(text, words))
+        # one line is one paragraph and one line: nothing to be a duplicate of
+        return ("\n" in text and (
+                    self.piece_ratio(text, PARAGRAPH_BREAK, "para", self.dup_para_frac, self.dup_para_char_frac)
+                    or self.piece_ratio(text, LINE_BREAK, "line", self.dup_line_frac, self.dup_line_char_frac))
+                or self.n_gram_ratio(text, words, grams))
 
     @staticmethod
     def piece_ratio(text: str, splitter: re.Pattern, unit: str, frac: float | None,
@@ -100,13 +140,14 @@ class RepetitionFilter(ChatFilter):
             return f"dup_{unit}_char_frac"
         return None
 
-    def n_gram_ratio(self, text: str, words: list[str]) -> str | None:
+    def n_gram_ratio(self, text: str, words: list[str], grams: TextNGrams | None = None) -> str | None:
         for n, frac in self.top_n_grams:
-            top = top_n_gram(words, n)
-            if top and top[1] >= self.min_top_repeats and top_duplicate_chars(*top) / len(text) > frac:
+            count, chars = grams.top[n] if grams else top_n_gram_size(words, n)
+            if count >= self.min_top_repeats and chars / len(text) > frac:
                 return f"top_{n}_gram"
         shortest = min((n for n, _ in self.dup_n_grams), default=0)
-        if shortest and len(set(word_n_grams(words, shortest))) == len(words) - shortest + 1:
+        repeats = grams.repeats if grams else shortest and has_repeated_n_gram(words, shortest)
+        if shortest and not repeats:
             return None  # no repeated n-gram of the shortest size, so none of any longer size either
         for n, frac in self.dup_n_grams:
             if find_all_duplicate(words, n) / len(text) > frac:
@@ -127,3 +168,90 @@ def top_n_gram(words: list[str], n: int) -> tuple[tuple[str, ...], int] | None:
 def top_duplicate_chars(n_gram: tuple[str, ...], count: int) -> int:
     """datatrove's find_top_duplicate on the joined n-gram: its length (with spaces) times its count."""
     return (sum(map(len, n_gram)) + len(n_gram) - 1) * count
+
+
+def top_n_gram_size(words: list[str], n: int) -> tuple[int, int]:
+    """(count of the top n-gram, top_duplicate_chars of it); (0, 0) without n-grams."""
+    top = top_n_gram(words, n)
+    return (top[1], top_duplicate_chars(*top)) if top else (0, 0)
+
+
+def has_repeated_n_gram(words: list[str], n: int) -> bool:
+    return len(set(word_n_grams(words, n))) != len(words) - n + 1
+
+
+class TextNGrams:
+    """One text's precounted n-grams: its words, (count, chars) of its top n-gram per n, any repeated short n-gram."""
+
+    def __init__(self, words: list[str], top: dict[int, tuple[int, int]], repeats: bool):
+        self.words, self.top, self.repeats = words, top, repeats
+
+
+class NGramCounts:
+    """top_n_gram_size for every n in `top_ns` and has_repeated_n_gram(repeat_n) of many texts at once.
+
+    All words get ids (arrow dictionary encoding); the id of an n-gram is the rank of (id of its first n-1 words,
+    id of its last word), so equal ids mean equal word tuples, exactly. Per text, the top n-gram is the most
+    frequent one, ties going to the one seen first (as Counter.most_common).
+    """
+
+    def __init__(self, word_lists: list[list[str]], top_ns: tuple[int, ...], repeat_n: int):
+        self.word_lists = word_lists
+        n_texts = len(word_lists)
+        self.top = {n: (np.zeros(n_texts, np.int64), np.zeros(n_texts, np.int64)) for n in top_ns}
+        self.repeats = np.zeros(n_texts, dtype=bool)
+        words = list(chain.from_iterable(word_lists))
+        if words:
+            self.count(words, np.fromiter(map(len, word_lists), np.int64, n_texts), top_ns, repeat_n)
+
+    def of(self, i: int) -> TextNGrams:
+        return TextNGrams(self.word_lists[i], {n: (int(c[i]), int(s[i])) for n, (c, s) in self.top.items()},
+                          bool(self.repeats[i]))
+
+    def count(self, words: list[str], lengths: np.ndarray, top_ns: tuple[int, ...], repeat_n: int) -> None:
+        encoded = pa.array(words, pa.string()).dictionary_encode()
+        word_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        vocabulary = len(encoded.dictionary)
+        n_texts = len(lengths)
+        text_of = np.repeat(np.arange(n_texts), lengths)
+        text_end = np.repeat(np.cumsum(lengths), lengths)
+        char_start = np.concatenate(([0], np.cumsum(np.fromiter(map(len, words), np.int64, len(words)))))
+        gram_ids = word_ids
+        for n in range(2, max((*top_ns, repeat_n)) + 1):
+            starts = len(words) - n + 1
+            if starts <= 0:
+                break
+            # an n-gram running into the next text belongs to none (text id n_texts)
+            text = np.where(np.arange(starts) + n <= text_end[:starts], text_of[:starts], n_texts)
+            key = (text * (len(words) + 1) + gram_ids[:starts]) * vocabulary + word_ids[n - 1:]
+            gram_ids, group_text, first, counts = self.group(key, text)
+            real = group_text < n_texts
+            if n == repeat_n:
+                self.repeats[group_text[real & (counts > 1)]] = True
+            if n in self.top:
+                texts, top_first, top_count = self.top_per_text(group_text[real], first[real], counts[real], starts)
+                chars = char_start[top_first + n] - char_start[top_first] + n - 1
+                self.top[n][0][texts] = top_count
+                self.top[n][1][texts] = chars * top_count
+
+    @staticmethod
+    def group(key: np.ndarray, text: np.ndarray):
+        """Groups of equal keys, in key order (so by text): each position's group id, and per group its text, first
+        position and size."""
+        order = np.argsort(key)
+        sorted_key = key[order]
+        leads = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        group_ids = np.empty(len(key), dtype=np.int64)
+        group_ids[order] = np.cumsum(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) - 1
+        first = np.minimum.reduceat(order, leads)
+        return group_ids, text[first], first, np.diff(np.r_[leads, len(key)])
+
+    @staticmethod
+    def top_per_text(texts: np.ndarray, first: np.ndarray, counts: np.ndarray, positions: int):
+        """Per text (groups come sorted by text): the most frequent group's first position and size, the earliest
+        group on ties."""
+        scale = positions + 1
+        score = counts * scale + (positions - first)  # larger count first, then earlier first position
+        leads = np.flatnonzero(np.r_[True, texts[1:] != texts[:-1]])
+        best = np.maximum.reduceat(score, leads)
+        return texts[leads], positions - best % scale, best // scale
