@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-from datasketch import MinHash, MinHashLSH
 from datatrove.utils.text import TextNormConfig, simplify_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -99,7 +98,10 @@ def score(pairs, flagged) -> dict:
 
 def run_datasketch(rows: list[dict], num_perm: int, threshold: float) -> tuple[float, set]:
     """The reference, used as its docs advise: one permutation table shared by all MinHash objects; the same
-    word 5-gram shingles as the pipeline (`shingle_words`), so only hashing, LSH and bookkeeping differ."""
+    word 5-gram shingles as the pipeline (`shingle_words`), so only hashing, LSH and bookkeeping differ.
+    Imported here, not at the top: mixlab's worker server imports this script, and datasketch pulls in scipy."""
+    from datasketch import MinHash, MinHashLSH
+
     started = time.perf_counter()
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     template = MinHash(num_perm=num_perm, seed=1)
@@ -144,10 +146,10 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     pairs = make_corpus(out / "raw", args.records, seed=0)
-    rows = [json.loads(line) for p in sorted((out / "raw").glob("*.jsonl")) for line in p.open()]
     full = CurationRecipe()
     runs = {"full recipe": run_mixlab(out, "full", full, args.workers, pairs),
             "dedup only": run_mixlab(out, "dedup", CurationRecipe(filters={}), args.workers, pairs)}
+    rows = [json.loads(line) for p in sorted((out / "raw").glob("*.jsonl")) for line in p.open()]
     num_perm = full.dedup.minhash.verify_hashes
     ds_rate, ds_flagged = run_datasketch(rows, num_perm, full.dedup.minhash.threshold)
     ds = score(pairs, lambda p: p[1] in ds_flagged)
