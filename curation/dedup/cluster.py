@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from itertools import islice
 
 import numpy as np
 import polars as pl
@@ -38,6 +39,15 @@ class UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+
+    def roots(self) -> np.ndarray:
+        """Every element's root (the smallest element of its set), by pointer jumping."""
+        roots = np.asarray(self.parent)
+        while True:
+            jumped = roots[roots]
+            if np.array_equal(jumped, roots):
+                return roots
+            roots = jumped
 
 
 class DedupClusterer(PipelineStep):
@@ -72,6 +82,12 @@ class DedupClusterer(PipelineStep):
             with self.dups_folder.open(path, "rb") as f:
                 yield from read_tuples_from_file(f, "4I", lines_to_buffer=1000)
 
+    def candidate_blocks(self, size: int = 65536):
+        """The candidate pairs as (n, 4) int64 arrays (rank1, doc1, rank2, doc2) of at most `size` rows."""
+        pairs = self.candidate_pairs()
+        while block := list(islice(pairs, size)):
+            yield np.asarray(block, dtype=np.int64)
+
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         assert world_size == 1, "the dedup cluster stage runs as one task"
         with self.track_time():
@@ -82,10 +98,14 @@ class DedupClusterer(PipelineStep):
             ids = keys["id"].to_list()
             exact_keeper = self.exact_keepers(keys)
             near = UnionFind(len(keys))
-            for f1, d1, f2, d2 in self.candidate_pairs():
-                a, b = int(exact_keeper[node_of[f1] + d1]), int(exact_keeper[node_of[f2] + d2])
-                if a != b and np.mean(sigs[a] == sigs[b]) >= self.threshold:
-                    near.union(a, b)
+            first_node = np.zeros(max(node_of, default=0) + 1, dtype=np.int64)
+            first_node[list(node_of)] = list(node_of.values())
+            for pairs in self.candidate_blocks():
+                a = exact_keeper[first_node[pairs[:, 0]] + pairs[:, 1]]
+                b = exact_keeper[first_node[pairs[:, 2]] + pairs[:, 3]]
+                close = (a != b) & ((sigs[a] == sigs[b]).mean(axis=1) >= self.threshold)
+                for x, y in zip(a[close].tolist(), b[close].tolist()):
+                    near.union(x, y)
             decisions, sizes = self.decide(order, ids, exact_keeper, near)
             self.write(keys, decisions, sizes)
 
@@ -101,22 +121,19 @@ class DedupClusterer(PipelineStep):
     def decide(self, order, ids, exact_keeper, near) -> tuple[dict[int, tuple[str, str, str]], dict]:
         """Per node: (removed_by, reason, dup_of) for every record that is not its group's earliest member; and the
         cluster-size histograms with a few examples (work/dedup/clusters.json)."""
-        decisions = {}
-        near_root_keeper: dict[int, int] = {}
-        near_members: Counter = Counter()
-        for node in np.argsort(order, kind="stable"):
-            node = int(node)
-            keeper = int(exact_keeper[node])
-            if keeper != node:
-                decisions[node] = ("dedup:exact", "exact_duplicate", ids[keeper])
-                continue
-            root = near.find(node)
-            near_members[root] += 1
-            first = near_root_keeper.setdefault(root, node)
-            if first != node:
-                decisions[node] = ("dedup:minhash", "near_duplicate", ids[first])
+        nodes = np.arange(len(order))
+        decisions = {node: ("dedup:exact", "exact_duplicate", ids[keeper]) for node, keeper in
+                     zip(np.flatnonzero(exact_keeper != nodes).tolist(), exact_keeper[exact_keeper != nodes].tolist())}
+        # near groups among exact keepers: the earliest keeper (input order) of each group stays
+        keepers = nodes[exact_keeper == nodes]
+        keepers = keepers[np.argsort(order[keepers], kind="stable")]
+        roots = near.roots()[keepers]
+        _, first, group, members = np.unique(roots, return_index=True, return_inverse=True, return_counts=True)
+        kept = keepers[first][group]
+        for node, first_node in zip(keepers[kept != keepers].tolist(), kept[kept != keepers].tolist()):
+            decisions[node] = ("dedup:minhash", "near_duplicate", ids[first_node])
         exact_sizes = Counter(Counter(exact_keeper.tolist()).values())
-        near_sizes = Counter(near_members.values())
+        near_sizes = Counter(members.tolist())
         sizes = {"exact": {str(k): v for k, v in sorted(exact_sizes.items()) if k > 1},
                  "minhash": {str(k): v for k, v in sorted(near_sizes.items()) if k > 1},
                  "examples": self.examples(decisions, ids)}
