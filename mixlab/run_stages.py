@@ -7,12 +7,13 @@
 
 Kinds and their pipeline fields, besides name, run, output, env and estimate (e.g. `estimate: 6.5h`, used for ETAs
 until the stage has run once), which every stage has:
-demo-corpus (records, seed), curate (inputs, recipe, workers, set, args), decontam (inputs, benchmarks, benchmark_dir,
-workers, args), synth (task, inputs, model, args), sft | dpo | grpo (recipe, model, datasets, num_gpus, set,
-budget_hours, plan_model_config), eval (model, suite, tasks, limit, benchmark_dir, set, args), compare (inputs),
-report (inputs). A rerun after a change ("redo") passes --force to the stages that refuse another run's folder and
-clears a training stage's output_dir; a rerun of an interrupted stage with the same inputs ("resume") lets curate,
-decontam and synth resume their own work and passes --resume to training when a checkpoint exists.
+demo-corpus (records, seed), init-model (config, tokenizer, seed), curate (inputs, recipe, workers, set, args),
+decontam (inputs, benchmarks, benchmark_dir, workers, args), synth (task, inputs, model, args), sft | dpo | grpo
+(recipe, model, datasets, num_gpus, set, budget_hours, plan_model_config), eval (model, suite, tasks, limit,
+benchmark_dir, set, args), compare (inputs), report (inputs). A rerun after a change ("redo") passes --force to the
+stages that refuse another run's folder and clears a training stage's output_dir; a rerun of an interrupted stage
+with the same inputs ("resume") lets curate, decontam and synth resume their own work and passes --resume to
+training when a checkpoint exists.
 """
 
 from __future__ import annotations
@@ -114,6 +115,27 @@ class DemoCorpusKind(StageKind):
 
     def done(self, stage):
         return (stage.output / "inputs.json").is_file()
+
+
+class InitModelKind(StageKind):
+    """A random-init base model folder from a config.json (the demo's base checkpoint; train/init_model.py)."""
+    fields = ("config", "tokenizer", "seed")
+
+    def module(self) -> str:
+        return "train.init_model"
+
+    def base_command(self, stage):
+        if not stage.field("config"):
+            raise stage_error(stage, "field 'config' is required (a model config.json)")
+        return ["--config", str(stage.field("config")), "--output", str(stage.output),
+                *option("--tokenizer", stage.field("tokenizer")), *option("--seed", stage.field("seed"))]
+
+    def inputs(self, stage):
+        return stage.strings("config")
+
+    def done(self, stage):
+        return all((stage.output / name).is_file() for name in ("config.json", "model.safetensors",
+                                                                  "generation_config.json"))
 
 
 class CurateKind(StageKind):
@@ -274,7 +296,8 @@ class ReportKind(StageKind):
 
 
 STAGE_KINDS: dict[str, StageKind] = {
-    "demo-corpus": DemoCorpusKind(), "curate": CurateKind(), "decontam": DecontamKind(), "synth": SynthKind(),
+    "demo-corpus": DemoCorpusKind(), "init-model": InitModelKind(), "curate": CurateKind(),
+    "decontam": DecontamKind(), "synth": SynthKind(),
     **{trainer: TrainKind(trainer) for trainer in TRAINERS},
     "eval": EvalKind(), "compare": CompareKind(), "report": ReportKind(),
 }

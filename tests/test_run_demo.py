@@ -22,10 +22,11 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "configs" / "demo" / "pipeline.yaml"
-STAGES = ["corpus", "curate", "curate-rl", "decontam", "sft", "dpo", "grpo", "eval-sft", "eval-dpo", "eval-grpo",
-          "compare", "report"]
+STAGES = ["corpus", "curate", "curate-rl", "decontam", "base", "sft", "dpo", "grpo", "eval-base", "eval-sft",
+          "eval-dpo", "eval-grpo", "compare", "report"]
 SMALL = ["corpus.records=600", "sft.set=[max_steps=4, save_steps=4]", "dpo.set=[max_steps=2, save_steps=2]",
-         "grpo.set=[max_steps=1, save_steps=1]", "eval-sft.limit=2", "eval-dpo.limit=2", "eval-grpo.limit=2"]
+         "grpo.set=[max_steps=1, save_steps=1]", "eval-base.limit=2", "eval-sft.limit=2", "eval-dpo.limit=2",
+         "eval-grpo.limit=2"]
 
 
 def run_args(out: Path, dpo_recipe: Path) -> list[str]:
@@ -69,8 +70,10 @@ def test_every_stage_runs_and_leaves_its_outputs(demo):
         entry = entries[name]
         assert entry["status"] == "complete" and entry["exit_code"] == 0 and entry["elapsed_s"] > 0
         assert (out / "logs" / f"{name}.log").is_file() and len(entry["config_sha256"]) == 64
-    assert entries["sft"]["inputs"] == {"configs/tiny/model/config.json": entries["sft"]["inputs"][
-        "configs/tiny/model/config.json"], str(out / "decontam"): entries["sft"]["inputs"][str(out / "decontam")]}
+    assert set(entries["sft"]["inputs"]) == {str(out / "base"), str(out / "decontam")}
+    base_eval = json.loads((out / "eval-base" / "eval.json").read_text())
+    assert not base_eval["chat_template"]["on"]  # the base stops on <|endoftext|> and has no chat template
+    assert json.loads((out / "eval-sft" / "eval.json").read_text())["chat_template"]["on"]
     assert all(len(digest) == 64 for digest in entries["eval-dpo"]["inputs"].values())
     removed = json.loads((out / "decontam" / "report.json").read_text())
     assert removed["benchmarks"]["gsm8k"]["items_hit"] >= 4 and removed["records_removed"] > 0
@@ -80,7 +83,7 @@ def test_every_stage_runs_and_leaves_its_outputs(demo):
     summary = json.loads((out / "eval-grpo" / "summary.json").read_text())
     assert set(summary) == {"arc_challenge", "gsm8k"} and summary["gsm8k"]["n"] == 2
     table = (out / "compare" / "compare.md").read_text()
-    assert "eval-sft" in table and "eval-dpo (Δ)" in table and "eval-grpo (Δ)" in table
+    assert "| eval-base | eval-sft (Δ) | eval-dpo (Δ) | eval-grpo (Δ) |" in table  # deltas against the base
     assert (out / "report" / "report.html").stat().st_size > 10_000 and (out / "report" / "report.pdf").is_file()
 
 
@@ -90,7 +93,7 @@ def test_rerun_skips_every_finished_stage(demo):
     again = mixlab_run(*run_args(out, dpo_recipe))
     assert again.returncode == 0, again.stderr
     assert progress(again.stdout) == {name: ["skip"] for name in STAGES}
-    assert "0 ran, 12 up to date" in again.stdout
+    assert "0 ran, 14 up to date" in again.stdout
     assert record(out) == before
 
 
@@ -104,7 +107,7 @@ def test_recipe_edit_redoes_that_stage_and_what_reads_it(demo, capsys):
     assert {name for name, action in rows.items() if action == "run"} == {"dpo", "eval-dpo", "compare", "report"}
     assert re.search(r"^  dpo +run +recipe or command changed$", dry, re.MULTILINE)
     assert "upstream dpo reruns" in dry
-    assert re.search(r"4 of 12 stages would run; ETA \d+(s|m\d\ds)$", dry, re.MULTILINE)  # from the first run's times
+    assert re.search(r"4 of 14 stages would run; ETA \d+(s|m\d\ds)$", dry, re.MULTILINE)  # from the first run's times
     assert re.search(r"  sft +[\d,]+ tokens, 4 steps", dry)  # mixlab plan on the tiny SFT recipe and the real mix
 
     before = record(out)
