@@ -63,7 +63,7 @@ def hf_model(cache: Path) -> Path:
 
 
 def benchmark_dir(shared: Path, work: Path) -> Path:
-    """work/benchmarks: links to the shared files, except mmlu re-ordered round-robin over its 57 subjects.
+    """work/benchmarks: links to the shared files (+ gsm8k's train split for its shots), mmlu re-ordered by subject.
 
     The shared mmlu file is sorted by subject, and --limit takes the first N docs, so `--limit 50` would score 50
     abstract_algebra questions; interleaved, the first N docs cover N different subjects (same rows, same fields).
@@ -77,6 +77,9 @@ def benchmark_dir(shared: Path, work: Path) -> Path:
                 write_interleaved(source, target)
         elif not target.exists():
             target.symlink_to(source.resolve())
+    gsm8k_train, target = shared.parent / "gsm8k" / "train.jsonl", out / "gsm8k.train.jsonl"
+    if gsm8k_train.is_file() and not target.exists():  # lm-eval's gsm8k takes its 5 shots from train
+        target.symlink_to(gsm8k_train.resolve())
     return out
 
 

@@ -163,19 +163,39 @@ def _scored_split(task: str, cfg: dict) -> str:
     return split
 
 
-def _local_task_config(task: str, name: str, base_yaml: Path, base_cfg: dict, data_file: Path) -> dict:
-    """lm-eval's config with its dataset swapped for one local file holding only the scored split.
+def _builder(path: Path) -> str:
+    return next(builder for suffix, builder in LOCAL_FILE_BUILDERS.items() if path.name.endswith(suffix))
 
-    With no few-shot split left, lm-eval samples any few-shot examples from the scored split minus the doc itself.
+
+def local_fewshot_file(data_file: Path, task: str, split: str) -> Path | None:
+    """BDIR/<task>.<split>.jsonl[.gz]|.parquet beside the scored file, readable by the same datasets builder."""
+    for suffix, builder in LOCAL_FILE_BUILDERS.items():
+        path = data_file.parent / f"{task}.{split}{suffix}"
+        if path.is_file() and builder == _builder(data_file):
+            return path.resolve()
+    return None
+
+
+def _local_task_config(task: str, name: str, base_yaml: Path, base_cfg: dict, data_file: Path) -> dict:
+    """lm-eval's config with its dataset swapped for the local file of the scored split.
+
+    Few-shot examples come from lm-eval's own few-shot split (e.g. gsm8k's train) when BDIR also holds
+    <task>.<that split>.jsonl[.gz]|.parquet; without one, lm-eval samples them from the scored split minus the doc.
     """
     split = _scored_split(task, base_cfg)
     on_test = base_cfg.get("test_split") is not None
-    builder = next(builder for suffix, builder in LOCAL_FILE_BUILDERS.items() if data_file.name.endswith(suffix))
+    data_files = {split: str(data_file)}
+    fewshot_split = base_cfg.get("fewshot_split")
+    fewshot_file = None
+    if fewshot_split and fewshot_split != split and task not in GROUP_TEMPLATES:
+        fewshot_file = local_fewshot_file(data_file, task, fewshot_split)
+    if fewshot_file is not None:
+        data_files[fewshot_split] = str(fewshot_file)
     config = {
         "include": str(base_yaml), "task": name, "task_alias": task, "tag": [],
-        "dataset_path": builder, "dataset_name": None, "dataset_kwargs": {"data_files": {split: str(data_file)}},
+        "dataset_path": _builder(data_file), "dataset_name": None, "dataset_kwargs": {"data_files": data_files},
         "training_split": None, "validation_split": None if on_test else split,
-        "test_split": split if on_test else None, "fewshot_split": None,
+        "test_split": split if on_test else None, "fewshot_split": fewshot_split if fewshot_file else None,
     }
     if task in GROUP_TEMPLATES:
         config["description"] = GROUP_TEMPLATES[task][1]
@@ -208,6 +228,10 @@ def _render_only_config(cfg: dict) -> dict:
     dropped = SCORING_KEYS + _STRUCTURAL_KEYS
     config = {key: _resolve_functions(value) for key, value in copy.deepcopy(cfg).items() if key not in dropped}
     config.update(training_split=None, fewshot_split=None, fewshot_config={"samples": []}, num_fewshot=0)
+    files = (config.get("dataset_kwargs") or {}).get("data_files")
+    if isinstance(files, dict):  # a local task's few-shot file: not read for rendering
+        scored = config.get("test_split") or config.get("validation_split")
+        config["dataset_kwargs"] = {**config["dataset_kwargs"], "data_files": {scored: files[scored]}}
     return config
 
 

@@ -236,6 +236,28 @@ def test_local_yamls_include_lm_evals_config_and_load_for_eval(bdir, tmp_path):
     assert [task.doc_to_text(doc) for doc in task.eval_docs] == expected
 
 
+def test_a_fewshot_split_file_serves_lm_evals_fewshot_split(tmp_path):
+    """gsm8k draws its 5 shots from train: BDIR/gsm8k.train.jsonl (same json builder as .jsonl.gz) is that split."""
+    from lm_eval.tasks import TaskManager
+
+    bdir = tmp_path / "bdir"
+    bdir.mkdir()
+    write_rows(bdir / "gsm8k.jsonl.gz", GSM8K)
+    train = [{"question": f"Train question {i}?", "answer": f"Because.\n#### {i}"} for i in range(6)]
+    write_rows(bdir / "gsm8k.train.jsonl", train)
+    write_local_task_yamls(["gsm8k"], bdir, tmp_path / "yamls")
+    config = yaml.safe_load((tmp_path / "yamls" / "mixlab_local_gsm8k.yaml").read_text())
+    assert config["fewshot_split"] == "train"
+    assert config["dataset_kwargs"]["data_files"] == {"test": str((bdir / "gsm8k.jsonl.gz").resolve()),
+                                                      "train": str((bdir / "gsm8k.train.jsonl").resolve())}
+    manager = TaskManager(include_path=str(tmp_path / "yamls"), include_defaults=False)
+    task = manager.load(["mixlab_local_gsm8k"])["tasks"]["mixlab_local_gsm8k"]
+    assert [doc["question"] for doc in task.fewshot_docs()] == [row["question"] for row in train]
+    assert [doc["question"] for doc in task.eval_docs] == [row["question"] for row in GSM8K]
+    [docs] = load_subtask_docs("gsm8k", bdir)  # what decontam reads: the scored split only
+    assert [doc["question"] for doc in docs.docs] == [row["question"] for row in GSM8K]
+
+
 def test_render_item_outside_load_items_renders_the_same(bdir, items):
     [mmlu] = load_subtask_docs("mmlu", bdir)
     assert mmlu.name == "mixlab_local_mmlu" and mmlu.split == "test"
