@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/curation.py                     # 100k records, 2 workers (~2-4 min on 2 cores)
     .venv/bin/python bench/curation.py --records 20000     # quicker look
+    .venv/bin/python bench/curation.py --repeat 3          # fastest of 3 rounds each, on a machine with other load
 
 Generates a chat corpus (English sentences from a seeded grammar, 8 input shards) where a fraction of records get
 a planted copy with k words replaced, so the pairs span 5-gram Jaccard 0.2–1.0. Exact Jaccard of every planted pair
@@ -143,15 +144,23 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="runs/bench-curation")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of all three runs; each keeps its fastest round (a machine with other load)")
     args = ap.parse_args()
     out = Path(args.out)
     pairs = make_corpus(out / "raw", args.records, seed=0)
     full = CurationRecipe()
-    runs = {"full recipe": run_mixlab(out, "full", full, args.workers, pairs),
-            "dedup only": run_mixlab(out, "dedup", CurationRecipe(filters={}), args.workers, pairs)}
-    rows = [json.loads(line) for p in sorted((out / "raw").glob("*.jsonl")) for line in p.open()]
+    recipes = {"full recipe": ("full", full), "dedup only": ("dedup", CurationRecipe(filters={}))}
+    runs, rows, ds_rate = {}, None, 0.0
     num_perm = full.dedup.minhash.verify_hashes
-    ds_rate, ds_flagged = run_datasketch(rows, num_perm, full.dedup.minhash.threshold)
+    for _ in range(args.repeat):
+        for label, (name, recipe) in recipes.items():
+            run = run_mixlab(out, name, recipe, args.workers, pairs)
+            if label not in runs or run["wall"] < runs[label]["wall"]:
+                runs[label] = run
+        rows = rows or [json.loads(line) for p in sorted((out / "raw").glob("*.jsonl")) for line in p.open()]
+        rate, ds_flagged = run_datasketch(rows, num_perm, full.dedup.minhash.threshold)
+        ds_rate = max(ds_rate, rate)
     ds = score(pairs, lambda p: p[1] in ds_flagged)
     planted = {p[1] for p in pairs}
     n, w = len(rows), args.workers
