@@ -63,7 +63,7 @@ def write_local_task_yamls(tasks, benchmark_dir, out_dir) -> dict[str, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     names = {}
     for task in tasks:
-        data_file = local_task_file(benchmark_dir, task).resolve()
+        data_file = local_task_file(benchmark_dir, task)
         base_yaml, base_cfg = _lm_eval_config(task)
         names[task] = LOCAL_TASK_PREFIX + task
         config = _local_task_config(task, names[task], base_yaml, base_cfg, data_file)
@@ -168,7 +168,7 @@ def _builder(path: Path) -> str:
 
 
 def local_fewshot_file(data_file: Path, task: str, split: str) -> Path | None:
-    """BDIR/<task>.<split>.jsonl[.gz]|.parquet beside the scored file, readable by the same datasets builder."""
+    """BDIR/<task>.<split>.jsonl[.gz]|.parquet beside the scored file BDIR/<task>.*, readable by the same builder."""
     for suffix, builder in LOCAL_FILE_BUILDERS.items():
         path = data_file.parent / f"{task}.{split}{suffix}"
         if path.is_file() and builder == _builder(data_file):
@@ -184,7 +184,7 @@ def _local_task_config(task: str, name: str, base_yaml: Path, base_cfg: dict, da
     """
     split = _scored_split(task, base_cfg)
     on_test = base_cfg.get("test_split") is not None
-    data_files = {split: str(data_file)}
+    data_files = {split: str(data_file.resolve())}
     fewshot_split = base_cfg.get("fewshot_split")
     fewshot_file = None
     if fewshot_split and fewshot_split != split and task not in GROUP_TEMPLATES:
