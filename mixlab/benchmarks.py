@@ -223,10 +223,14 @@ def _leaf_tasks(index: dict, name: str) -> list[str]:
 
 # ---- render-only tasks -----------------------------------------------------------------------------------
 
+_DATA_KEYS = ("dataset_path", "dataset_name", "dataset_kwargs")  # e.g. .../gsm8k/train.jsonl looks like module.fn
+
+
 def _render_only_config(cfg: dict) -> dict:
     """A task config that renders docs like `cfg` but scores nothing and reads only the scored split."""
     dropped = SCORING_KEYS + _STRUCTURAL_KEYS
-    config = {key: _resolve_functions(value) for key, value in copy.deepcopy(cfg).items() if key not in dropped}
+    config = {key: value if key in _DATA_KEYS else _resolve_functions(value)  # a data path is never a function ref
+              for key, value in copy.deepcopy(cfg).items() if key not in dropped}
     config.update(training_split=None, fewshot_split=None, fewshot_config={"samples": []}, num_fewshot=0)
     files = (config.get("dataset_kwargs") or {}).get("data_files")
     if isinstance(files, dict):  # a local task's few-shot file: not read for rendering

@@ -246,12 +246,13 @@ def test_a_fewshot_split_file_serves_lm_evals_fewshot_split(tmp_path):
     write_rows(elsewhere / "test.jsonl.gz", GSM8K)
     (bdir / "gsm8k.jsonl.gz").symlink_to(elsewhere / "test.jsonl.gz")  # a BDIR of links, like bench/eval_smollm.py's
     train = [{"question": f"Train question {i}?", "answer": f"Because.\n#### {i}"} for i in range(6)]
-    write_rows(bdir / "gsm8k.train.jsonl", train)
+    write_rows(elsewhere / "train.jsonl", train)  # .../train.jsonl: also the name of an importable module.function
+    (bdir / "gsm8k.train.jsonl").symlink_to(elsewhere / "train.jsonl")
     write_local_task_yamls(["gsm8k"], bdir, tmp_path / "yamls")
     config = yaml.safe_load((tmp_path / "yamls" / "mixlab_local_gsm8k.yaml").read_text())
     assert config["fewshot_split"] == "train"
     assert config["dataset_kwargs"]["data_files"] == {"test": str((elsewhere / "test.jsonl.gz").resolve()),
-                                                      "train": str((bdir / "gsm8k.train.jsonl").resolve())}
+                                                      "train": str((elsewhere / "train.jsonl").resolve())}
     manager = TaskManager(include_path=str(tmp_path / "yamls"), include_defaults=False)
     task = manager.load(["mixlab_local_gsm8k"])["tasks"]["mixlab_local_gsm8k"]
     assert [doc["question"] for doc in task.fewshot_docs()] == [row["question"] for row in train]
