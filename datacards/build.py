@@ -269,11 +269,9 @@ def messages_frame(frame: pl.DataFrame, field: str, count) -> pl.DataFrame:
 
 
 def per_record_tokens(messages: pl.DataFrame, n_rows: int, keep: pl.Expr) -> list[int]:
-    sums = messages.filter(keep).group_by("row").agg(pl.col("tokens").sum())
-    totals = [0] * n_rows
-    for row, tokens in sums.iter_rows():
-        totals[row] = int(tokens)
-    return totals
+    kept = messages.filter(keep)
+    totals = np.bincount(kept["row"].to_numpy(), weights=kept["tokens"].to_numpy(), minlength=n_rows)
+    return totals.astype(np.int64).tolist()
 
 
 def kept_lengths(kept: dict[Kind, pl.DataFrame], tokenizer: str | None) -> dict[str, list[int]]:
@@ -288,7 +286,9 @@ def kept_lengths(kept: dict[Kind, pl.DataFrame], tokenizer: str | None) -> dict[
         lengths["prompt"] += per_record_tokens(prompt, frame.height, in_prompt)
         turns = frame[PROMPT_FIELD[kind]].list.len().fill_null(0)
         if RESPONSE_FIELD[kind]:
-            response = messages_frame(frame, RESPONSE_FIELD[kind], count)
+            # sft: prompt and response come from the same messages, counted once
+            same = RESPONSE_FIELD[kind] == PROMPT_FIELD[kind]
+            response = prompt if same else messages_frame(frame, RESPONSE_FIELD[kind], count)
             lengths["response"] += per_record_tokens(response, frame.height, pl.col("role") == "assistant")
             if kind == Kind.preference:
                 turns = turns + frame["chosen"].list.len().fill_null(0)

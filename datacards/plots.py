@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,10 +53,12 @@ def write_plots(card: dict, out_dir: str | Path, kept_lengths: dict[str, list[in
     return written
 
 
-def histogram(ax, values: list[int] | None, title: str) -> bool:
-    if not values or not any(values):
+def histogram(ax, values: list[int] | np.ndarray | None, title: str) -> bool:
+    # an array: matplotlib checks a Python list element by element (~0.4 s per 100k values)
+    values = np.asarray(values if values is not None else [])
+    if not values.any():
         return False
-    ax.hist(values, bins=min(50, max(5, len(set(values)))), color="#4c72b0")
+    ax.hist(values, bins=min(50, max(5, len(np.unique(values)))), color="#4c72b0")
     ax.set(title=f"{title} per kept record", xlabel="tokens", ylabel="records")
     return True
 
