@@ -144,7 +144,26 @@ def _meta(row: dict, consumed: set) -> dict:
     return _jsonable(meta)
 
 
+JSON_SCALARS = (str, int, float, bool, type(None))
+MAX_PLAIN_DEPTH = 32
+
+
+def _plain_json(value, depth: int = 0) -> bool:
+    """True when json.dumps(value) surely succeeds (JSON types only): skips encoding every record's meta."""
+    if isinstance(value, JSON_SCALARS):
+        return True
+    if depth >= MAX_PLAIN_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, JSON_SCALARS) and _plain_json(v, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain_json(v, depth + 1) for v in value)
+    return False
+
+
 def _jsonable(value):
+    if _plain_json(value):
+        return value
     try:
         json.dumps(value)
         return value

@@ -93,12 +93,22 @@ def document_to_record(doc: Document) -> dict:
     return doc.metadata["record"]
 
 
+# json.dumps(value, ensure_ascii=False, sort_keys=True) builds this encoder on every call
+JSON_COLUMN_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def encode_json_column(value) -> str:
+    if isinstance(value, dict) and not value:
+        return "{}"  # most records' meta
+    return JSON_COLUMN_ENCODER.encode(value)
+
+
 def encode_row(record: dict, kind: Kind | None = None, flagged: bool = False) -> dict:
     """Record → parquet row: JSON-encode the object columns (and keep only `kind`'s columns when given)."""
     row = dict(record)
     for col in JSON_COLUMNS:
         if col in row and row[col] is not None and not isinstance(row[col], str):
-            row[col] = json.dumps(row[col], ensure_ascii=False, sort_keys=True)
+            row[col] = encode_json_column(row[col])
     if kind is not None:
         row = {name: row.get(name) for name in kept_schema(kind, flagged).names}
     return row

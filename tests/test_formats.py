@@ -202,3 +202,20 @@ def test_normalise_errors(row, fmt, error):
     with pytest.raises(NormaliseError) as caught:
         normalise(row, fmt, source="s", row_id="r")
     assert caught.value.error == error
+
+
+JSON_VALUES = [{}, [], {"b": 1, "a": "é", "c": [1, 2.5, None, True]}, {"x": float("nan")}, {1: 2, 3: (1, 2)},
+               [{}], {"n": {"m": {}}}, {"deep": json.loads("[" * 40 + "]" * 40)}]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_meta_fast_paths_encode_as_json_dumps(value):
+    from datetime import date
+
+    from mixlab.formats import _jsonable
+    from mixlab.schema import encode_row
+
+    assert encode_row({"id": "x", "meta": value})["meta"] == json.dumps(value, ensure_ascii=False, sort_keys=True)
+    assert _jsonable(value) is value  # JSON types pass through untouched
+    odd = {"when": date(2024, 1, 2), "inner": [value, {3}]}
+    assert _jsonable(odd) == json.loads(json.dumps(odd, default=str))
