@@ -192,11 +192,17 @@ def add_run(sub) -> None:
     add_run_parser(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
+STAGE_PARSERS = {"curate": add_curate, "decontam": add_decontam, "card": add_card, "demo": add_demo,
+                 "train": add_train, "plan": add_plan, "verify": add_verify, "synth": add_synth, "eval": add_eval,
+                 "report": add_report, "quality": add_quality, "score-mix": add_score_mix, "run": add_run}
+
+
+def build_parser(stage: str | None = None) -> argparse.ArgumentParser:
+    """All subcommands' parsers, or only `stage`'s: building some imports their stage (train.plan: torch, ~2 s),
+    which `mixlab curate` should not pay for."""
     parser = argparse.ArgumentParser(prog="mixlab", description="Data-centric curation and post-training toolkit.")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
-    for add in (add_curate, add_decontam, add_card, add_demo, add_train, add_plan, add_verify, add_synth,
-                add_eval, add_report, add_quality, add_score_mix, add_run):
+    for add in [STAGE_PARSERS[stage]] if stage in STAGE_PARSERS else STAGE_PARSERS.values():
         add(sub)
     return parser
 
@@ -204,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return args.handler(args)
     except Exception as err:  # user errors get one clear line; bugs keep their traceback
