@@ -25,6 +25,7 @@ from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig
 from tqdm import tqdm
 
+import curation.dependency_check  # noqa: F401  (datatrove's dependency checks: a lookup, not a scan)
 from curation.dedup.apply import DedupDecisionFilter, FilteredReader
 from curation.dedup.buckets import DedupBuckets
 from curation.dedup.cluster import DedupClusterer
@@ -33,6 +34,7 @@ from curation.filters import build_filters
 from curation.read import ChatRecordReader, InputSpec, detect_formats, discover_inputs
 from curation.recipe import CurationRecipe
 from curation.selection.config import check_selection_recipe, selection_enabled
+from curation.worker_server import start_worker_server
 from curation.writers import FilteredWriter, KeptWriter, RemovedWriter
 from mixlab.manifest import RunManifest
 from mixlab.recipe import recipe_to_dict
@@ -123,21 +125,14 @@ def quiet_datatrove_console() -> None:
     warnings_only_console()
 
 
-# pandas: pyarrow imports it on the first pa.array() of every process (0.2-0.5 s)
-WORKER_PRELOAD = ["__main__", "curation.pipeline", "pandas"]
+def preload_card_modules() -> None:
+    """Import the datacard's modules (matplotlib: ~1 s) in a background thread while the stages run; this process
+    only waits for its workers then, and the card needs them right after the last stage."""
+    def load():
+        import datacards.build  # noqa: F401
+        import datacards.plots  # noqa: F401
 
-
-def start_worker_server() -> None:
-    """Start datatrove's forkserver with the pipeline's modules imported, so every stage's workers (forked from it)
-    start in ~0.1 s instead of importing datatrove, numpy, pyarrow, pandas and curation again (~1 s per stage).
-
-    curate() calls it first thing, so the server's imports overlap with reading and hashing the inputs. The
-    preload only applies when the server starts (the first call in this process).
-    """
-    import multiprocess.forkserver
-
-    multiprocess.forkserver.set_forkserver_preload(WORKER_PRELOAD)
-    multiprocess.forkserver.ensure_running()
+    threading.Thread(target=load, daemon=True, name="preload-card").start()
 
 
 def run_local(stages: list[Stage], out: Path, workers: int, progress, verbose: bool = False) -> None:
@@ -157,8 +152,13 @@ def run_local(stages: list[Stage], out: Path, workers: int, progress, verbose: b
         start_worker_server()
     for i, stage in enumerate(stages, 1):
         started = time.monotonic()
+        if stage.tasks < workers:
+            preload_card_modules()  # a core is free while this stage runs
+        # a one-task stage still runs in a worker forked from the server (datatrove runs workers=1 in this
+        # process, which would then import what the server has preloaded: pandas, pyarrow's dataset, ~1 s)
+        stage_workers = min(workers, max(stage.tasks, 2)) if workers > 1 else 1
         with task_progress(out / "logs" / stage.name / "completions", stage.tasks, f"[{i}/{len(stages)}] {stage.name}"):
-            Executor(pipeline=stage.pipeline, tasks=stage.tasks, workers=min(workers, stage.tasks),
+            Executor(pipeline=stage.pipeline, tasks=stage.tasks, workers=stage_workers,
                      logging_dir=str(out / "logs" / stage.name)).run()
         progress(f"[{i}/{len(stages)}] {stage.name}: {stage.tasks} task(s) done in "
                  f"{time.monotonic() - started:.1f}s")

@@ -95,6 +95,10 @@ def add_demo(sub) -> None:
 
 
 def run_curate(args) -> int:
+    if args.workers != 1:
+        from curation.worker_server import start_worker_server
+
+        start_worker_server()  # its imports (~1.5 s) overlap with this process's
     from curation.pipeline import curate
     from curation.recipe import CurationRecipe
     from datacards.terminal import render_terminal
