@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mixlab.benchmarks import LOCAL_FILE_BUILDERS, local_task_file
+from mixlab.benchmarks import local_file_builder, local_task_file
 
 TASK_NAME = "mixlab_humaneval"
 TIMEOUT_S = 3.0  # code_eval's per-program timeout
@@ -39,8 +39,7 @@ def humaneval_config(chat: bool, benchmark_dir=None) -> dict:
                   metric_list=[{"metric": "pass@1", "aggregation": "mean", "higher_is_better": True}])
     if benchmark_dir is not None:
         data_file = local_task_file(benchmark_dir, "humaneval").resolve()
-        builder = next(b for suffix, b in LOCAL_FILE_BUILDERS.items() if data_file.name.endswith(suffix))
-        config.update(dataset_path=builder, dataset_name=None,
+        config.update(dataset_path=local_file_builder(data_file), dataset_name=None,
                       dataset_kwargs={"data_files": {config["test_split"]: str(data_file)}})
     return config
 

@@ -163,7 +163,8 @@ def _scored_split(task: str, cfg: dict) -> str:
     return split
 
 
-def _builder(path: Path) -> str:
+def local_file_builder(path: Path) -> str:
+    """The datasets builder (json, parquet) that reads a --benchmark-dir file."""
     return next(builder for suffix, builder in LOCAL_FILE_BUILDERS.items() if path.name.endswith(suffix))
 
 
@@ -171,7 +172,7 @@ def local_fewshot_file(data_file: Path, task: str, split: str) -> Path | None:
     """BDIR/<task>.<split>.jsonl[.gz]|.parquet beside the scored file BDIR/<task>.*, readable by the same builder."""
     for suffix, builder in LOCAL_FILE_BUILDERS.items():
         path = data_file.parent / f"{task}.{split}{suffix}"
-        if path.is_file() and builder == _builder(data_file):
+        if path.is_file() and builder == local_file_builder(data_file):
             return path.resolve()
     return None
 
@@ -193,7 +194,8 @@ def _local_task_config(task: str, name: str, base_yaml: Path, base_cfg: dict, da
         data_files[fewshot_split] = str(fewshot_file)
     config = {
         "include": str(base_yaml), "task": name, "task_alias": task, "tag": [],
-        "dataset_path": _builder(data_file), "dataset_name": None, "dataset_kwargs": {"data_files": data_files},
+        "dataset_path": local_file_builder(data_file), "dataset_name": None,
+        "dataset_kwargs": {"data_files": data_files},
         "training_split": None, "validation_split": None if on_test else split,
         "test_split": split if on_test else None, "fewshot_split": fewshot_split if fewshot_file else None,
     }
