@@ -11,6 +11,7 @@ A recipe with `quality`, `dedup.semantic` or `select` on adds a one-task "select
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -125,6 +126,7 @@ def quiet_datatrove_console() -> None:
     warnings_only_console()
 
 
+@functools.cache  # one thread per process, however many stages leave a core free
 def preload_card_modules() -> None:
     """Import the datacard's modules (matplotlib: ~1 s) in a background thread while the stages run; this process
     only waits for its workers then, and the card needs them right after the last stage."""
@@ -148,8 +150,6 @@ def run_local(stages: list[Stage], out: Path, workers: int, progress, verbose: b
 
     if not verbose:
         quiet_datatrove_console()
-    if workers > 1:
-        start_worker_server()
     for i, stage in enumerate(stages, 1):
         started = time.monotonic()
         if stage.tasks < workers:
