@@ -22,7 +22,7 @@ from train.config import RunConfig, load_run_config
 from train.data import build_mix
 from train.guards import NonFiniteGradGuard
 from train.model import is_config_init
-from train.outputs import MetricsLogger, read_metrics
+from train.outputs import MetricsLogger, read_metrics, save_run_plot
 from train.rewards import reward_functions
 from train.sft import model_for, parse_args, run_training, tokenizer_for
 
@@ -65,12 +65,7 @@ def plot_rewards(output_dir: str | Path) -> Path | None:
     ax.fill_between(steps, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                     color="tab:green", alpha=0.2)
     ax.set(xlabel="step", ylabel="mean reward", title="reward (± std over completions)")
-    fig.tight_layout()
-    path = Path(output_dir) / "plots" / "reward.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_run_plot(fig, output_dir, "reward.png")
 
 
 def main(argv: list[str] | None = None) -> int:

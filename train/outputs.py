@@ -83,8 +83,15 @@ def plot_metrics(output_dir: str | Path) -> Path | None:
         points = [(r["step"], r[progress]) for r in rows if progress in r]
         axes[0][1].plot(*zip(*points), marker=".", color="tab:green")
         axes[0][1].set(xlabel="step", ylabel=progress, title=progress)
+    return save_run_plot(fig, output_dir, "loss.png")
+
+
+def save_run_plot(fig, output_dir: str | Path, name: str) -> Path:
+    """OUTPUT/plots/NAME from a finished figure (then closed)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    path = Path(output_dir) / "plots" / "loss.png"
+    path = Path(output_dir) / "plots" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
