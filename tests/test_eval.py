@@ -9,6 +9,8 @@ from eval.checkpoint import decide_chat_template
 from eval.humaneval import code_verifier_available
 from mixlab.cli import main
 
+pytestmark = pytest.mark.usefixtures("offline")  # tests/conftest.py
+
 GSM8K = [
     {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
      "answer": "Tom has 3 + 4 = <<3+4=7>>7 apples.\n#### 7"},
@@ -58,14 +60,6 @@ SUITE = {
         "humaneval": {"num_fewshot": 0, "max_gen_toks": 8, "metrics": ["pass@1"]},
     },
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline():
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-            patch.setenv(name, "1")
-        yield
 
 
 @pytest.fixture(scope="module")

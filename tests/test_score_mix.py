@@ -14,6 +14,8 @@ import yaml
 from eval.leaderboard import rank
 from mixlab.cli import main
 
+pytestmark = pytest.mark.usefixtures("offline")  # tests/conftest.py
+
 ARC = [
     ("Which gas do plants take in for photosynthesis?", ["oxygen", "nitrogen", "carbon dioxide", "helium"], 2),
     ("What is the boiling point of water at sea level?", ["50 C", "100 C", "150 C", "200 C"], 1),
@@ -75,14 +77,6 @@ def setup(tmp_path_factory):
     for name, mix in mixes.items():
         (root / name).write_text(yaml.safe_dump(mix, sort_keys=False))
     return root
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline():
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-            patch.setenv(name, "1")
-        yield
 
 
 def score_mix(setup, out, steps=STEPS, mixes=("right.yaml", "wrong.yaml")) -> int:
