@@ -21,14 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from datatrove.pipeline.dedup.minhash import MinhashConfig
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig
 from tqdm import tqdm
 
 import curation.dependency_check  # noqa: F401  (datatrove's dependency checks: a lookup, not a scan)
 from curation.dedup.apply import DedupDecisionFilter, FilteredReader
-from curation.dedup.buckets import DedupBuckets
 from curation.dedup.cluster import DedupClusterer
 from curation.dedup.signature import DedupSignature
 from curation.filters import build_filters
@@ -86,8 +85,8 @@ def dedup_stages(steps: list, kept: KeptWriter, recipe: CurationRecipe, work: Pa
                                       recipe.dedup.exact.key, recipe.dedup.minhash.verify_hashes))
     stages = [Stage("prepare", prepare, tasks)]
     if minhash_on:
-        stages.append(Stage("minhash_buckets", [DedupBuckets(str(work / "dedup" / "sigs"),
-                                                             str(work / "dedup" / "buckets"), config)],
+        stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "dedup" / "sigs"),
+                                                                    str(work / "dedup" / "buckets"), config=config)],
                             config.num_buckets))
     finalize = [FilteredReader(str(work / "filtered"))]
     if dedup_on:

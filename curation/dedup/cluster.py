@@ -1,9 +1,9 @@
 """Dedup stage 3 (one task): decide which records are exact or near duplicates, always keeping the earliest copy.
 
-Runs inside `mixlab curate` (stage "dedup_cluster"), after the bucket stage (curation/dedup/buckets.py). Exact
-groups come from the keys files; MinHash candidate pairs from the .dups files (datatrove's format) are confirmed on
-the full signature (estimated Jaccard >= threshold) before they join a cluster. The earliest record (input order) of
-each group is kept; every other member gets removed_by/reason/dup_of in work/dedup/decisions/<rank>.parquet.
+Runs inside `mixlab curate` (stage "dedup_cluster"), after datatrove's MinhashDedupBuckets. Exact groups come
+from the keys files; MinHash candidate pairs from datatrove's .dups files are confirmed on the full signature
+(estimated Jaccard >= threshold) before they join a cluster. The earliest record (input order) of each group is
+kept; every other member gets removed_by/reason/dup_of in work/dedup/decisions/<rank>.parquet.
 """
 
 from __future__ import annotations

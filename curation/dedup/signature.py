@@ -1,14 +1,14 @@
 """Dedup stage 1: per record, the exact-dedup key and a MinHash signature (datatrove's bucket files + a keys file).
 
 Runs inside `mixlab curate` (stage "prepare"). It writes datatrove's bucket_XXX/<rank>.minhash.sig files (32-bit
-hashes, sorted) for the bucket stage (curation/dedup/buckets.py: datatrove's MinhashDedupBuckets output, by numpy),
-but computes them faster than datatrove's MinhashDedupSignature: words come from a regex split (datatrove's default
-spaCy tokenizer runs at ~250 docs/s/core), and the rest runs on batches of BATCH_DOCS records with a few numpy calls
-per batch (per-record numpy calls cost more than the arithmetic on short chat records): each distinct word is hashed
-once, n-grams are hashed with vectorised rolling arithmetic, the permutations are multiply-shift hashes (no 64-bit
-modulo) applied to blocks of about BLOCK_SHINGLES shingles, and np.minimum.reduceat takes each record's minimum. The
-full signature, input order, exact key and id of each record go to work/dedup/keys/<rank>.parquet so the cluster
-stage can keep the earliest copy and confirm LSH candidates on the whole signature.
+hashes, sorted) so datatrove's MinhashDedupBuckets finds the candidate pairs, but computes them faster than
+datatrove's MinhashDedupSignature: words come from a regex split (datatrove's default spaCy tokenizer runs at ~250
+docs/s/core), and the rest runs on batches of BATCH_DOCS records with a few numpy calls per batch (per-record numpy
+calls cost more than the arithmetic on short chat records): each distinct word is hashed once, n-grams are hashed
+with vectorised rolling arithmetic, the permutations are multiply-shift hashes (no 64-bit modulo) applied to blocks
+of about BLOCK_SHINGLES shingles, and np.minimum.reduceat takes each record's minimum. The full signature, input
+order, exact key and id of each record go to work/dedup/keys/<rank>.parquet so the cluster stage can keep the
+earliest copy and confirm LSH candidates on the whole signature.
 """
 
 from __future__ import annotations
