@@ -125,7 +125,7 @@ def train_tiny(out: Path) -> None:
 
 def run_demo(output: str, records: int = 3000, seed: int = 0, workers: int | None = None,
              skip_train: bool = False) -> int:
-    from datacards.terminal import render_terminal
+    from datacards.terminal import reconciled_line, render_terminal
 
     started = time.monotonic()
     out = Path(output)
@@ -139,9 +139,7 @@ def run_demo(output: str, records: int = 3000, seed: int = 0, workers: int | Non
     print(render_terminal(card))
     print()
     print(planted_table(corpus["planted"], found_by_reason(card)))
-    total = card["counts"]["total"]
-    print(f"\nreconciled: in {total['in']} = kept {total['kept']} + removed {total['removed']} "
-          f"+ quarantined {total['quarantined']}")
+    print(f"\nreconciled: {reconciled_line(card)}")
     print(f"datacard: {out / 'curated' / 'datacard.md'} (mixlab card {out / 'curated'} --html for a page)")
     if not skip_train:
         train_tiny(out)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from datacards.markdown import kind_counts
@@ -44,6 +45,24 @@ def counts_block(card: dict) -> str:
     status = ("✓ reconciled: in = kept + removed + quarantined for every source" if counts.get("reconciled")
               else "✗ counts do NOT reconcile")
     return aligned(["source", *fields], rows) + "\n" + status
+
+
+def reconciled_line(card: dict) -> str:
+    """`in N = kept K + removed R + quarantined Q`, marked ✓ when every source reconciles."""
+    total = card["counts"]["total"]
+    mark = "✓" if card["counts"].get("reconciled") else "✗ NOT reconciled:"
+    return (f"{mark} in {total['in']} = kept {total['kept']} + removed {total['removed']} "
+            f"+ quarantined {total['quarantined']}")
+
+
+def reconciled_folders(folders: dict[str, Path]) -> list[str]:
+    """One reconciled_line per named folder that holds a datacard.json (curate, decontam and synth outputs)."""
+    lines = []
+    for name, folder in folders.items():
+        card_file = Path(folder) / "datacard.json"
+        if card_file.is_file():
+            lines.append(f"{name:<10} {reconciled_line(json.loads(card_file.read_text(encoding='utf-8')))}")
+    return lines
 
 
 def kinds_block(card: dict) -> str:

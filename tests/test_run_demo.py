@@ -65,6 +65,10 @@ def demo(tmp_path_factory):
 def test_every_stage_runs_and_leaves_its_outputs(demo):
     out, _, stdout = demo
     assert progress(stdout) == {name: ["running", "done"] for name in STAGES}
+    for name in ("curate", "curate-rl", "decontam"):  # every dataset's counts, as its card reconciles them
+        total = json.loads((out / name / "datacard.json").read_text())["counts"]["total"]
+        assert (f"{name:<10} ✓ in {total['in']} = kept {total['kept']} + removed {total['removed']} "
+                f"+ quarantined {total['quarantined']}") in stdout
     entries = record(out)
     for name in STAGES:
         entry = entries[name]
