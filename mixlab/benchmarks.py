@@ -172,8 +172,12 @@ def local_fewshot_file(data_file: Path, task: str, split: str) -> Path | None:
     """BDIR/<task>.<split>.jsonl[.gz]|.parquet beside the scored file BDIR/<task>.*, readable by the same builder."""
     for suffix, builder in LOCAL_FILE_BUILDERS.items():
         path = data_file.parent / f"{task}.{split}{suffix}"
-        if path.is_file() and builder == local_file_builder(data_file):
-            return path.resolve()
+        if not path.is_file():
+            continue
+        if builder != local_file_builder(data_file):
+            raise BenchmarkUnavailable(f"{path}: a {builder} few-shot file beside {data_file.name}; one task's files "
+                                       "must share a format (.jsonl/.jsonl.gz, or .parquet)")
+        return path.resolve()
     return None
 
 

@@ -259,6 +259,11 @@ def test_a_fewshot_split_file_serves_lm_evals_fewshot_split(tmp_path):
     assert [doc["question"] for doc in task.eval_docs] == [row["question"] for row in GSM8K]
     [docs] = load_subtask_docs("gsm8k", bdir)  # what decontam reads: the scored split only
     assert [doc["question"] for doc in docs.docs] == [row["question"] for row in GSM8K]
+    (bdir / "gsm8k.train.jsonl").unlink()
+    write_rows(bdir / "gsm8k.train.parquet", train)  # another builder: an error, not silently ignored
+    with pytest.raises(BenchmarkUnavailable, match=r"gsm8k\.train\.parquet: a parquet few-shot file beside "
+                                                   r"gsm8k\.jsonl\.gz"):
+        write_local_task_yamls(["gsm8k"], bdir, tmp_path / "yamls")
 
 
 def test_render_item_outside_load_items_renders_the_same(bdir, items):
