@@ -52,7 +52,7 @@ def test_batch_verdicts_equal_one_record_at_a_time(options):
 
 def test_top_n_gram_ties_go_to_the_first_seen():
     texts = ["b a b a c d c d", "x y x y x y z z z z", "", "one", "p q r p q r p q"]
-    counts = NGramCounts([words_of(t) for t in texts], (2, 3, 4), 5)
+    counts = NGramCounts(texts, [words_of(t) for t in texts], (2, 3, 4), 5)
     for i, text in enumerate(texts):
         for n in (2, 3, 4):
             assert counts.of(i).top[n] == top_n_gram_size(words_of(text), n), (text, n)

@@ -55,6 +55,8 @@ class MojibakeFilter(ChatFilter):
 
     def check(self, record: dict) -> bool | tuple[bool, str]:
         text = "\n".join(m["content"] or "" for conv in conversations(record) for m in conv)
+        if text.isascii():  # both signs are non-ASCII characters
+            return True
         if text.count(REPLACEMENT_CHAR) > self.max_replacement_chars:
             return False, "replacement_char"
         if len(MOJIBAKE.findall(text)) > self.max_mojibake:

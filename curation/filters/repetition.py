@@ -95,7 +95,8 @@ class RepetitionFilter(ChatFilter):
     def check(self, record: dict, grams: NGramCounts | None = None, first: int = 0) -> bool | tuple[bool, str]:
         """`grams` (batch mode): n-gram counts of a batch's responses, this record's starting at index `first`."""
         for i, text in enumerate(assistant_texts(record)):
-            ratio = self.repeated_ratio(response_text(text), grams.of(first + i) if grams else None)
+            counted = grams.of(first + i) if grams else None
+            ratio = self.repeated_ratio(counted.text if counted else response_text(text), counted)
             if ratio:
                 return False, f"repetition:{ratio}"
         return True
@@ -105,8 +106,8 @@ class RepetitionFilter(ChatFilter):
         records = [doc.metadata["record"] for doc in batch]
         responses = [assistant_texts(record) for record in records]
         shortest = min((n for n, _ in self.dup_n_grams), default=0)
-        grams = NGramCounts([words_of(response_text(t)) for t in chain.from_iterable(responses)],
-                            tuple(n for n, _ in self.top_n_grams), shortest)
+        texts = [response_text(t) for t in chain.from_iterable(responses)]
+        grams = NGramCounts(texts, [words_of(t) for t in texts], tuple(n for n, _ in self.top_n_grams), shortest)
         firsts = np.cumsum([0] + [len(texts) for texts in responses])
         results = []
         for doc, first in zip(batch, firsts):
@@ -119,13 +120,15 @@ class RepetitionFilter(ChatFilter):
     def repeated_ratio(self, text: str, grams: TextNGrams | None = None) -> str | None:
         """The name of the first Gopher ratio over its threshold, or None. `grams`: precounted n-grams of `text`."""
         words = grams.words if grams else words_of(text)
-        if len(words) < self.min_words or looks_like_code(text):
+        if len(words) < self.min_words:
             return None
         # one line is one paragraph and one line: nothing to be a duplicate of
-        return ("\n" in text and (
-                    self.piece_ratio(text, PARAGRAPH_BREAK, "para", self.dup_para_frac, self.dup_para_char_frac)
-                    or self.piece_ratio(text, LINE_BREAK, "line", self.dup_line_frac, self.dup_line_char_frac))
-                or self.n_gram_ratio(text, words, grams))
+        ratio = ("\n" in text and (
+                     self.piece_ratio(text, PARAGRAPH_BREAK, "para", self.dup_para_frac, self.dup_para_char_frac)
+                     or self.piece_ratio(text, LINE_BREAK, "line", self.dup_line_frac, self.dup_line_char_frac))
+                 or self.n_gram_ratio(text, words, grams))
+        # code is exempt; asked last because most responses pass every ratio and never need the (slower) question
+        return None if ratio and looks_like_code(text) else ratio
 
     @staticmethod
     def piece_ratio(text: str, splitter: re.Pattern, unit: str, frac: float | None,
@@ -181,10 +184,11 @@ def has_repeated_n_gram(words: list[str], n: int) -> bool:
 
 
 class TextNGrams:
-    """One text's precounted n-grams: its words, (count, chars) of its top n-gram per n, any repeated short n-gram."""
+    """One response's text (response_text) and precounted n-grams: its words, (count, chars) of its top n-gram per n,
+    any repeated short n-gram."""
 
-    def __init__(self, words: list[str], top: dict[int, tuple[int, int]], repeats: bool):
-        self.words, self.top, self.repeats = words, top, repeats
+    def __init__(self, text: str, words: list[str], top: dict[int, tuple[int, int]], repeats: bool):
+        self.text, self.words, self.top, self.repeats = text, words, top, repeats
 
 
 class NGramCounts:
@@ -195,8 +199,8 @@ class NGramCounts:
     frequent one, ties going to the one seen first (as Counter.most_common).
     """
 
-    def __init__(self, word_lists: list[list[str]], top_ns: tuple[int, ...], repeat_n: int):
-        self.word_lists = word_lists
+    def __init__(self, texts: list[str], word_lists: list[list[str]], top_ns: tuple[int, ...], repeat_n: int):
+        self.texts, self.word_lists = texts, word_lists
         n_texts = len(word_lists)
         self.top = {n: (np.zeros(n_texts, np.int64), np.zeros(n_texts, np.int64)) for n in top_ns}
         self.repeats = np.zeros(n_texts, dtype=bool)
@@ -205,8 +209,8 @@ class NGramCounts:
             self.count(words, np.fromiter(map(len, word_lists), np.int64, n_texts), top_ns, repeat_n)
 
     def of(self, i: int) -> TextNGrams:
-        return TextNGrams(self.word_lists[i], {n: (int(c[i]), int(s[i])) for n, (c, s) in self.top.items()},
-                          bool(self.repeats[i]))
+        top = {n: (int(c[i]), int(s[i])) for n, (c, s) in self.top.items()}
+        return TextNGrams(self.texts[i], self.word_lists[i], top, bool(self.repeats[i]))
 
     def count(self, words: list[str], lengths: np.ndarray, top_ns: tuple[int, ...], repeat_n: int) -> None:
         encoded = pa.array(words, pa.string()).dictionary_encode()
