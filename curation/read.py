@@ -17,9 +17,10 @@ import gzip
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 
 import pyarrow.parquet as pq
 from datatrove.pipeline.base import PipelineStep
@@ -134,6 +135,9 @@ def discover_inputs(paths: list[str]) -> list[InputFile]:
     return found
 
 
+RawText = Callable[[], str]
+
+
 def _raw_text(data: bytes | str) -> str:
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     return text.rstrip("\r\n")[:RAW_CHARS]
@@ -161,17 +165,17 @@ def _open_bytes(f: InputFile):
     return gzip.open(f.path, "rb") if f.container.endswith(".gz") else open(f.path, "rb")
 
 
-def _iter_json_lines(f: InputFile, handle) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _iter_json_lines(f: InputFile, handle) -> Iterator[tuple[int, dict | None, str | None, RawText]]:
     for row_no, line in enumerate(handle, start=1):
         if row_no == 1:
             line = line.removeprefix(b"\xef\xbb\xbf")
         if not line.strip():
             continue
         row, error = _parse_line(line)
-        yield row_no, row, error, _raw_text(line)
+        yield row_no, row, error, partial(_raw_text, line)
 
 
-def _iter_json(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _iter_json(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, RawText]]:
     """A JSON array of objects; a .json file that does not start with '[' is read as JSON lines."""
     with _open_bytes(f) as handle:
         head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -185,10 +189,10 @@ def _iter_json(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, str
             raise InputError(f"{f.relpath}: not a valid JSON array ({e})") from e
     for row_no, row in enumerate(rows, start=1):
         error = None if isinstance(row, dict) else f"wrong_type:row (expected object, got {type_name(row)})"
-        yield row_no, row if error is None else None, error, _raw_row(row)
+        yield row_no, row if error is None else None, error, partial(_raw_row, row)
 
 
-def _iter_parquet(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _iter_parquet(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, RawText]]:
     try:
         table = pq.ParquetFile(f.path)
     except Exception as e:  # pyarrow raises several types for a file that is not parquet
@@ -197,10 +201,10 @@ def _iter_parquet(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, 
     for batch in table.iter_batches(batch_size=1024):
         for row in batch.to_pylist():
             row_no += 1
-            yield row_no, row, None, _raw_row(row)
+            yield row_no, row, None, partial(_raw_row, row)
 
 
-def _iter_hf_disk(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, str]]:
+def _iter_hf_disk(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, RawText]]:
     from datasets import DatasetDict, load_from_disk  # slow import: only when an HF folder is read
 
     loaded = load_from_disk(f.path)
@@ -211,11 +215,12 @@ def _iter_hf_disk(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, 
             for values in zip(*batch.values(), strict=True):
                 row_no += 1
                 row = dict(zip(batch.keys(), values, strict=True))
-                yield row_no, row, None, _raw_row(row)
+                yield row_no, row, None, partial(_raw_row, row)
 
 
-def iter_rows(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, str]]:
-    """(row_no, row, error, raw) for every row of `f`; row is None when error says why it is unreadable.
+def iter_rows(f: InputFile) -> Iterator[tuple[int, dict | None, str | None, RawText]]:
+    """(row_no, row, error, raw) for every row of `f`; row is None when error says why it is unreadable; raw() is
+    the row's text for a quarantine line (made only when asked: most rows never need it).
 
     Row numbers are 1-based (JSON lines: the line number; blank lines are skipped but still numbered).
     """
@@ -362,7 +367,7 @@ class ChatRecordReader(PipelineStep):
             if record is None:
                 self.stat_update("quarantined", f"quarantined:{error.split(' ')[0].rstrip(':')}")
                 quarantine.write({"file": f.relpath, "line": row_no, "source": source, "error": error,
-                                  "raw": raw})
+                                  "raw": raw()})
                 continue
             doc = record_to_document(record, order=f.index * ORDER_STRIDE + row_no)
             self.update_doc_stats(doc)

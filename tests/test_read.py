@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import pickle
 
@@ -227,7 +228,7 @@ def test_iter_rows_numbers_lines_and_keeps_raw(tmp_path):
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n\n' + b'{"b": "' + b"y" * 3000 + b'"\n')
     rows = list(iter_rows(discover_inputs([str(path)])[0]))
     assert [(n, row, error is None) for n, row, error, _ in rows[:1]] == [(1, {"a": 1}, True)]
-    assert rows[1][0] == 3 and rows[1][2].startswith("malformed_json") and len(rows[1][3]) == 2000
+    assert rows[1][0] == 3 and rows[1][2].startswith("malformed_json") and len(rows[1][3]()) == 2000
 
 
 def test_ids_order_and_quarantine_are_identical_across_runs(tmp_path):
@@ -274,3 +275,17 @@ def test_reader_in_local_executor_with_two_tasks(tmp_path):
     reader_stats = next(s for s in stats if "chat records" in s["name"])
     assert reader_stats["stats"]["rows_in"] == 6
     assert reader_stats["stats"]["quarantined"] == 1
+
+
+def test_json_lines_keep_what_the_stdlib_json_reads(tmp_path):
+    """A big integer stays exact (orjson, tried for speed, turns it into a float), NaN and a lone surrogate escape
+    read; invalid UTF-8, broken JSON and a non-object keep their named errors; raw() gives the line's text."""
+    path = tmp_path / "x.jsonl"
+    lines = [b'{"a": 123456789012345678901234567890}', b'{"a": NaN}', b'{"a": "\\ud800"}', b'{"a": 1}',
+             b'{"a": "\xff"}', b'{"a": ', b'[1]']
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    rows = list(iter_rows(discover_inputs([str(path)])[0]))
+    assert rows[0][1] == {"a": 123456789012345678901234567890}
+    assert math.isnan(rows[1][1]["a"]) and rows[2][1] == {"a": "\ud800"} and rows[3][1] == {"a": 1}
+    assert [error.split(":")[0] for _, _, error, _ in rows[4:]] == ["invalid_utf8", "malformed_json", "wrong_type"]
+    assert rows[5][3]() == '{"a": '
