@@ -116,10 +116,10 @@ def write_recipe(args, work: Path, config_path: Path, data_file: Path) -> Path:
         "datasets": [{"path": str(data_file), "weight": 1.0}], "output_dir": str(work / "out"), "seed": 0,
         "assistant_only_loss": True, "max_length": args.seq_len, "packing": True, "packing_strategy": "bfd",
         "dataset_num_proc": 8, "learning_rate": 1e-5, "lr_scheduler_type": "constant",
-        "per_device_train_batch_size": args.micro_batch, "gradient_accumulation_steps": 1,
+        "per_device_train_batch_size": args.micro_batch, "gradient_accumulation_steps": args.grad_accum,
         "max_steps": args.warmup + args.steps, "gradient_checkpointing": args.grad_ckpt, "bf16": True,
         "logging_steps": 1000, "save_strategy": "no", "report_to": "none", "disable_tqdm": True,
-        "use_liger_kernel": args.liger, "optim": "adamw_torch_fused",
+        "use_liger_kernel": args.liger, "optim": "adamw_torch_fused", "torch_compile": args.compile,
     }
     if args.attn:
         recipe["model_init_kwargs"] = {"attn_implementation": args.attn}
@@ -206,6 +206,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--grad-ckpt", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--liger", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step (mixlab path)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                   help="mixlab path: the Trainer's torch_compile")
     p.add_argument("--attn", default=None, help="mixlab path attention (default: train/model.py's choice)")
     p.add_argument("--rows", type=int, default=100_000, help="conversations read")
     p.add_argument("--output", type=Path, default=None, help="append results as JSON lines")
@@ -233,7 +236,8 @@ def main(argv=None) -> int:
             with args.output.open("a") as handle:
                 for r in results:
                     handle.write(json.dumps({**r, "seq_len": args.seq_len, "micro_batch": args.micro_batch,
-                                             "grad_ckpt": args.grad_ckpt}) + "\n")
+                                             "grad_accum": args.grad_accum, "grad_ckpt": args.grad_ckpt,
+                                             "compile": args.compile}) + "\n")
     return 0
 
 
