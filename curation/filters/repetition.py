@@ -49,7 +49,7 @@ BATCH_RECORDS = 256
 
 def strip_code_blocks(text: str) -> str:
     """The text without its ``` fenced blocks (an unclosed block runs to the end)."""
-    return CODE_BLOCK.sub("", text)
+    return CODE_BLOCK.sub("", text) if "```" in text else text  # the regex scans every line start to find none
 
 
 def looks_like_code(text: str) -> bool:
