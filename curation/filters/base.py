@@ -11,12 +11,20 @@ from abc import abstractmethod
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+BATCH_RECORDS = 256
+
 
 class ChatFilter(BaseFilter):
-    """Subclasses set `name` (the recipe key) and implement `check(record)`."""
+    """Subclasses set `name` (the recipe key) and implement `check(record)`.
+
+    Records pass in batches of BATCH_RECORDS: datatrove then times each batch, not each record (its per-record
+    timing and batching cost ~3 µs a record and filter, about what the cheap filters themselves cost)."""
 
     type = "🔻 - FILTER"
     name: str = "chat-filter"
+
+    def __init__(self, exclusion_writer=None, batch_size: int = BATCH_RECORDS):
+        super().__init__(exclusion_writer, batch_size=batch_size)
 
     @abstractmethod
     def check(self, record: dict) -> bool | tuple[bool, str]:

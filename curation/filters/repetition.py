@@ -15,7 +15,7 @@ assistant response on its own. Differences from datatrove's document filter, all
     ("On weekdays he works") or one used twice ("Adult tickets cost ... Child tickets cost") already passes
     Gopher's 16-20% (calibrated on web pages of 50+ words), while degenerate loops repeat far more often.
 The first ratio over its threshold gives the reason "repetition:<ratio>", e.g. "repetition:top_2_gram".
-In a pipeline the records come in batches of BATCH_RECORDS: the top n-grams and the repeated-5-gram shortcut of
+In a pipeline the records come in batches (base.BATCH_RECORDS): the top n-grams and the repeated-5-gram shortcut of
 all their responses are counted with a few numpy calls per batch (NGramCounts) rather than a Counter per text;
 `check(record)` alone computes the same numbers one text at a time.
 """
@@ -44,7 +44,6 @@ LINE_BREAK = re.compile(r"\n+")
 CODE_LINE = re.compile(r"^(?:[ \t]+\S.*|.*[{};:(),])[ \t]*$")
 # ASCII bytes -> themselves when \w matches them ([0-9A-Za-z_]), else a space: split() then gives the \w+ runs
 ASCII_WORD_BYTES = bytes(c if c < 128 and (chr(c).isalnum() or c == 95) else 32 for c in range(256))
-BATCH_RECORDS = 256
 
 
 def strip_code_blocks(text: str) -> str:
@@ -82,7 +81,7 @@ class RepetitionFilter(ChatFilter):
                  dup_para_frac: float | None = 0.3, dup_line_char_frac: float | None = 0.2,
                  dup_para_char_frac: float | None = 0.2,
                  top_n_grams=TOP_N_GRAMS, dup_n_grams=DUP_N_GRAMS, exclusion_writer=None):
-        super().__init__(exclusion_writer, batch_size=BATCH_RECORDS)
+        super().__init__(exclusion_writer)
         self.min_words = min_words
         self.min_top_repeats = min_top_repeats
         self.dup_line_frac = dup_line_frac
