@@ -31,7 +31,10 @@ class ChatFilter(BaseFilter):
         raise NotImplementedError
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        result = self.check(doc.metadata["record"])
+        return self.verdict(doc, self.check(doc.metadata["record"]))
+
+    def verdict(self, doc: Document, result: bool | tuple[bool, str]) -> bool | tuple[bool, str]:
+        """`check`'s result for `doc` as datatrove takes it; a drop is marked on the doc for the removed/ row."""
         keep, reason = (result, None) if isinstance(result, bool) else result
         if not keep:
             doc.metadata["removed_by"] = f"filter:{self.name}"

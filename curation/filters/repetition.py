@@ -102,19 +102,13 @@ class RepetitionFilter(ChatFilter):
 
     def filter_batch(self, batch: list) -> list:
         """The batch's responses are counted together; each record then goes through check (as filter() does)."""
-        records = [doc.metadata["record"] for doc in batch]
-        responses = [assistant_texts(record) for record in records]
+        responses = [assistant_texts(doc.metadata["record"]) for doc in batch]
         shortest = min((n for n, _ in self.dup_n_grams), default=0)
         texts = [response_text(t) for t in chain.from_iterable(responses)]
         grams = NGramCounts(texts, [words_of(t) for t in texts], tuple(n for n, _ in self.top_n_grams), shortest)
-        firsts = np.cumsum([0] + [len(texts) for texts in responses])
-        results = []
-        for doc, first in zip(batch, firsts):
-            result = self.check(doc.metadata["record"], grams, int(first))
-            if result is not True:
-                doc.metadata["removed_by"], doc.metadata["reason"] = f"filter:{self.name}", result[1]
-            results.append(result)
-        return results
+        firsts = np.cumsum([0] + [len(record_texts) for record_texts in responses])
+        return [self.verdict(doc, self.check(doc.metadata["record"], grams, int(first)))
+                for doc, first in zip(batch, firsts)]
 
     def repeated_ratio(self, text: str, grams: TextNGrams | None = None) -> str | None:
         """The name of the first Gopher ratio over its threshold, or None. `grams`: precounted n-grams of `text`."""
