@@ -17,10 +17,8 @@ from trl import DPOTrainer
 
 from train.config import RunConfig, load_run_config
 from train.data import build_mix
-from train.guards import NonFiniteGradGuard
 from train.model import is_config_init
-from train.outputs import MetricsLogger
-from train.sft import model_for, parse_args, run_training, tokenizer_for
+from train.sft import callbacks_for, model_for, parse_args, run_training, tokenizer_for
 
 
 def reference_model_for(cfg: RunConfig, model):
@@ -35,8 +33,7 @@ def build_trainer(cfg: RunConfig) -> tuple[DPOTrainer, dict]:
     tokenizer = tokenizer_for(cfg)
     model = model_for(cfg, tokenizer)
     trainer = DPOTrainer(model=model, ref_model=reference_model_for(cfg, model), args=cfg.args,
-                         train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)])
+                         train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks_for(cfg))
     return trainer, mix
 
 

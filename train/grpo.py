@@ -20,11 +20,10 @@ from trl import GRPOTrainer
 from mixlab.recipe import RecipeError
 from train.config import RunConfig, load_run_config
 from train.data import build_mix
-from train.guards import NonFiniteGradGuard
 from train.model import is_config_init
-from train.outputs import MetricsLogger, read_metrics, save_run_plot
+from train.outputs import read_metrics, save_run_plot
 from train.rewards import reward_functions
-from train.sft import model_for, parse_args, run_training, tokenizer_for
+from train.sft import callbacks_for, model_for, parse_args, run_training, tokenizer_for
 
 
 def check_reference(cfg: RunConfig) -> None:
@@ -42,8 +41,7 @@ def build_trainer(cfg: RunConfig) -> tuple[GRPOTrainer, dict]:
     tokenizer = tokenizer_for(cfg)
     model = model_for(cfg, tokenizer)
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=cfg.args, train_dataset=dataset,
-                          processing_class=tokenizer,
-                          callbacks=[NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)])
+                          processing_class=tokenizer, callbacks=callbacks_for(cfg))
     return trainer, mix
 
 

@@ -63,13 +63,18 @@ def model_for(cfg: RunConfig, tokenizer):
                       padding_free=padding_free)
 
 
+def callbacks_for(cfg: RunConfig) -> list:
+    """Every mixlab trainer's callbacks: skip steps with NaN/inf gradients, log metrics.jsonl."""
+    return [NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)]
+
+
 def build_trainer(cfg: RunConfig) -> tuple[MixlabSFTTrainer, dict]:
     """The trainer for `cfg` and the resolved mix (nothing is written yet)."""
     dataset, mix = build_mix(cfg.run.datasets, "sft", seed=cfg.args.seed)
     tokenizer = tokenizer_for(cfg)
     model = model_for(cfg, tokenizer)
     trainer = MixlabSFTTrainer(model=model, args=cfg.args, train_dataset=dataset, processing_class=tokenizer,
-                               callbacks=[NonFiniteGradGuard(), MetricsLogger(cfg.args.output_dir)])
+                               callbacks=callbacks_for(cfg))
     return trainer, mix
 
 
