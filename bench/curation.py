@@ -112,8 +112,10 @@ def run_datasketch(rows: list[dict], num_perm: int, threshold: float, shared: bo
 
     started = time.perf_counter()
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    template = MinHash(num_perm=num_perm, seed=1)
-    table = {"permutations": template.permutations, "scheme": template.scheme} if shared else {"seed": 1}
+    table = {"seed": 1}
+    if shared:
+        template = MinHash(num_perm=num_perm, seed=1)
+        table = {"permutations": template.permutations, "scheme": template.scheme}
     flagged = set()
     for row in rows:
         words = shingle_words(record_text(row))
